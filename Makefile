@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Production-like variables for `check --deploy` (throwaway values, never used to run anything).
+DEPLOY_ENV := DJANGO_SECRET_KEY=deploy-check-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ \
+	PII_ENCRYPTION_KEYS=k1:MDEyMzQ1Njc4OWFiY2RlZg== \
+	PII_HASH_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \
+	DATABASE_URL=postgres://yikatong@db.invalid:5432/yikatong \
+	CELERY_BROKER_URL=redis://redis.invalid:6379/0 CACHE_URL=redis://redis.invalid:6379/1 \
+	DJANGO_ALLOWED_HOSTS=yikatong.example.gov.cn
+
+.PHONY: run test venv dev-venv lint migrations-check deploy-check pytest worker clean
+
+$(VENV)/.runtime: requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+venv: $(VENV)/.runtime
+dev-venv: $(VENV)/.dev
+
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "一卡通 is starting on http://$(HOST):$(PORT)/  — admin: http://$(HOST):$(PORT)/admin/  API docs: http://$(HOST):$(PORT)/api/docs/"
+	@echo "Sign in with any login above and the demo password. Stop with Ctrl-C."
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: dev-venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+migrations-check: dev-venv
+	$(PY) manage.py makemigrations --check --dry-run
+
+deploy-check: dev-venv
+	env $(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
+pytest: dev-venv
+	env $$($(PY) -m yikatong.services_probe) $(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint migrations-check deploy-check pytest
+
+# A Celery worker against CELERY_BROKER_URL (for production-like runs by hand).
+worker: venv
+	$(VENV)/bin/celery -A yikatong worker --loglevel INFO
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""资金发放: payouts, payments, review and batches (built in the payout and batch issues)."""

@@ -1,0 +1,84 @@
+"""What each role may do, as Django permission patterns — the one table the whole platform consults.
+
+Patterns are ``app_label.codename`` with shell wildcards. Row-level limits (which department, which
+township) are not here: they live in ``org.scoping``. Later issues extend this table as apps gain models.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from org.enums import Role
+
+_READ_ALL = ("*.view_*",)
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Role.FINANCE_ADMIN: (
+        "org.*",
+        "policies.*",
+        "banks.*",
+        "disbursement.*",
+        "disclosure.*",
+        *_READ_ALL,
+    ),
+    Role.FINANCE_REVIEWER: (
+        "disbursement.view_*",
+        "disbursement.review_*",
+        *_READ_ALL,
+    ),
+    Role.DEPARTMENT_CLERK: (
+        "org.view_department",
+        "org.view_region",
+        "policies.view_*",
+        "recipients.*",
+        "disbursement.view_*",
+        "disbursement.add_*",
+        "disbursement.change_*",
+        "disclosure.view_*",
+        "disclosure.change_complaint",
+        "audit.view_auditevent",
+        "jobs.view_job",
+    ),
+    Role.DEPARTMENT_REVIEWER: (
+        "org.view_department",
+        "org.view_region",
+        "policies.view_*",
+        "recipients.view_*",
+        "disbursement.view_*",
+        "disbursement.review_*",
+        "disclosure.view_*",
+        "audit.view_auditevent",
+        "jobs.view_job",
+    ),
+    Role.TOWNSHIP_CLERK: (
+        "org.view_region",
+        "policies.view_*",
+        "recipients.*",
+        "disbursement.view_*",
+        "disbursement.add_*",
+        "disbursement.change_*",
+        "jobs.view_job",
+    ),
+    Role.TOWNSHIP_REVIEWER: (
+        "org.view_region",
+        "policies.view_*",
+        "recipients.view_*",
+        "disbursement.view_*",
+        "disbursement.review_*",
+        "jobs.view_job",
+    ),
+    Role.AUDITOR: _READ_ALL,
+    # Banks talk to the REST API with their own credentials; they hold no admin permission.
+    Role.BANK: (),
+}
+
+# Roles that may sign into the browser admin.
+STAFF_ROLES = frozenset(role for role in Role if role != Role.BANK)
+
+
+def role_allows(role: str, perm: str) -> bool:
+    return any(fnmatchcase(perm, pattern) for pattern in ROLE_PERMISSIONS.get(role, ()))
+
+
+def role_allows_app(role: str, app_label: str) -> bool:
+    return any(pattern.split(".", 1)[0] in (app_label, "*") for pattern in ROLE_PERMISSIONS.get(role, ()))

@@ -1,0 +1,1 @@
+"""补贴政策清单: the public list of subsidy policies (built in the policy-list issue)."""

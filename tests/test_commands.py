@@ -1,0 +1,57 @@
+"""The management commands a person runs by hand."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from audit.services import audit_verify
+from org.enums import Role
+from org.models import Department, Region, User
+
+
+def test_seed_demo_prints_one_login_per_role_and_can_run_twice(db, capsys):
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    counts = (User.objects.count(), Department.objects.count(), Region.objects.count())
+    call_command("seed_demo")
+
+    assert (User.objects.count(), Department.objects.count(), Region.objects.count()) == counts
+    roles = set(User.objects.values_list("role", flat=True))
+    assert roles == set(Role.values) - {Role.BANK}
+    for user in User.objects.all():
+        assert user.username in first
+        assert user.check_password("Yikatong-demo-2026")
+    assert Department.objects.count() >= 10
+    assert Region.objects.filter(level="township").count() >= 10
+    assert audit_verify().ok
+
+
+def test_seed_demo_refuses_a_production_setup(db, settings):
+    settings.USING_DEV_KEYS = False
+    with pytest.raises(CommandError, match="production"):
+        call_command("seed_demo")
+    assert not User.objects.exists()
+
+
+def test_load_divisions_reports_every_bad_line_and_loads_nothing(db, tmp_path, capsys):
+    path = tmp_path / "divisions.csv"
+    path.write_text("code,name\n410103,二七区\n41010300,坏代码\n410103001,\n990103,无此省\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="3 bad line"):
+        call_command("load_divisions", str(path))
+    err = capsys.readouterr().err
+    assert "line 3" in err and "line 4" in err and "line 5" in err
+    assert not Region.objects.exists()
+
+
+def test_load_divisions_builds_the_tree_and_renames_on_reload(db, tmp_path):
+    path = tmp_path / "divisions.csv"
+    path.write_text("code,name\n410103,二七区\n410103015,侯寨乡\n410103015201,尖岗村\n", encoding="utf-8")
+    call_command("load_divisions", str(path))
+    path.write_text("code,name\n410103,二七区\n410103015,侯寨街道\n410103015201,尖岗村\n", encoding="utf-8")
+    call_command("load_divisions", str(path))
+
+    village = Region.objects.get(code="410103015201")
+    assert village.parent.code == "410103015"
+    assert village.parent.name == "侯寨街道"
+    assert village.parent.parent.code == "410103"
+    assert Region.objects.count() == 3

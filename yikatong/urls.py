@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from jobs.api import JobViewSet
+from org.api import DepartmentViewSet, MeView
+from yikatong.views import healthz
+
+router = DefaultRouter()
+router.register("departments", DepartmentViewSet, basename="department")
+router.register("jobs", JobViewSet, basename="job")
+
+handler403 = "yikatong.views.permission_denied"
+
+urlpatterns = [
+    path("", include("disclosure.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/me/", MeView.as_view(), name="api-me"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from org.admin_mixins import ScopedAdminMixin
@@ -78,3 +79,7 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # users are deactivated; the trail names them
+
+
+# Roles (org.roles) replace Django's groups; an editable group list would suggest otherwise.
+admin.site.unregister(Group)

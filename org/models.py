@@ -62,6 +62,11 @@ class Region(models.Model):
         return f"{self.name}（{self.code}）"
 
 
+# Sorted, so that the constraints (and their migration) do not change with set iteration order.
+_SCOPED_ROLES = sorted(role.value for role in DEPARTMENT_ROLES | TOWNSHIP_ROLES)
+_TOWNSHIP_ROLES = sorted(role.value for role in TOWNSHIP_ROLES)
+
+
 class User(AbstractUser):
     """A person (or a bank's API identity) with exactly one role and the scope that role needs."""
 
@@ -85,17 +90,11 @@ class User(AbstractUser):
             # A department role without a department would see nothing or, worse, be patched to see all.
             models.CheckConstraint(
                 name="user_department_matches_role",
-                condition=(
-                    Q(role__in=[r.value for r in DEPARTMENT_ROLES | TOWNSHIP_ROLES], department__isnull=False)
-                    | ~Q(role__in=[r.value for r in DEPARTMENT_ROLES | TOWNSHIP_ROLES])
-                ),
+                condition=(Q(role__in=_SCOPED_ROLES, department__isnull=False) | ~Q(role__in=_SCOPED_ROLES)),
             ),
             models.CheckConstraint(
                 name="user_region_matches_role",
-                condition=(
-                    Q(role__in=[r.value for r in TOWNSHIP_ROLES], region__isnull=False)
-                    | ~Q(role__in=[r.value for r in TOWNSHIP_ROLES])
-                ),
+                condition=(Q(role__in=_TOWNSHIP_ROLES, region__isnull=False) | ~Q(role__in=_TOWNSHIP_ROLES)),
             ),
             models.CheckConstraint(name="user_role_known", condition=Q(role__in=Role.values)),
         ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -24,14 +26,24 @@ def record_denied(request, *, reason: str) -> None:
     )
 
 
+def _code_of(exc) -> str:
+    # Django's own Http404 and PermissionDenied reach us unconverted; DRF turns them into responses.
+    if isinstance(exc, Http404):
+        return "not_found"
+    if isinstance(exc, DjangoPermissionDenied):
+        return "permission_denied"
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        return codes if isinstance(codes, str) else "invalid"
+    return "error"
+
+
 def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.APIException):
-        codes = exc.get_codes()
-        if isinstance(response.data, dict) and "code" not in response.data:
-            response.data["code"] = codes if isinstance(codes, str) else "invalid"
+    if isinstance(response.data, dict) and "code" not in response.data:
+        response.data["code"] = _code_of(exc)
     if response.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
         request = context.get("request")
         if request is not None:

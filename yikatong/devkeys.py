@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
@@ -23,7 +24,15 @@ def load_or_create(path: Path) -> dict[str, str]:
         "PII_ENCRYPTION_KEYS": "dev1:" + base64.b64encode(secrets.token_bytes(16)).decode(),
         "PII_HASH_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(keys, handle, indent=2)
+    # Write a private temporary file, then link it into place: the key file appears whole or not at all,
+    # and when two processes start together the second one reads the first one's keys.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".dev-keys-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(keys, handle, indent=2)
+        os.link(temporary, path)
+    except FileExistsError:
+        return json.loads(path.read_text(encoding="utf-8"))
+    finally:
+        os.unlink(temporary)
     return keys

@@ -22,9 +22,13 @@ def _raw(name: str) -> str | None:
         raise ImproperlyConfigured(f"Set either {name} or {name}_FILE, not both.")
     if file_name is not None:
         try:
-            return Path(file_name).read_text(encoding="utf-8").strip()
+            content = Path(file_name).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc}") from exc
+        if not content:
+            # An empty secret file is a deployment mistake, not a request for the default.
+            raise ImproperlyConfigured(f"{name}_FILE={file_name!r} is empty.")
+        return content
     if value is not None and value.strip() == "":
         return None
     return value

@@ -22,8 +22,12 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 
 # --- Secrets -----------------------------------------------------------------------------------
 # Either all three come from the environment (production), or none do and the dev key file is used.
-_SECRET_NAMES = ("SECRET_KEY", "PII_ENCRYPTION_KEYS", "PII_HASH_KEY")
-_given = {name: env_str(f"DJANGO_{name}" if name == "SECRET_KEY" else name) for name in _SECRET_NAMES}
+_SECRET_VARIABLES = {
+    "SECRET_KEY": "DJANGO_SECRET_KEY",
+    "PII_ENCRYPTION_KEYS": "PII_ENCRYPTION_KEYS",
+    "PII_HASH_KEY": "PII_HASH_KEY",
+}
+_given = {name: env_str(variable) for name, variable in _SECRET_VARIABLES.items()}
 if all(_given.values()):
     USING_DEV_KEYS = False
     _secrets = _given
@@ -31,7 +35,7 @@ elif not any(_given.values()):
     USING_DEV_KEYS = True
     _secrets = devkeys.load_or_create(VAR_DIR / "dev-keys.json")
 else:
-    missing = [name for name, value in _given.items() if not value]
+    missing = [_SECRET_VARIABLES[name] for name, value in _given.items() if not value]
     raise ImproperlyConfigured(f"Secrets are set only in part; also set: {', '.join(missing)}.")
 
 SECRET_KEY = _secrets["SECRET_KEY"]
@@ -73,7 +77,6 @@ MIDDLEWARE = [
     "yikatong.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "yikatong.middleware.UploadSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "yikatong.middleware.NoStoreMiddleware",
+    # Inside the header middlewares so that its 413 carries them; before any view reads the body.
+    "yikatong.middleware.UploadSizeLimitMiddleware",
     # Last, so that it sees the final user after authentication (django-axes' own advice).
     "axes.middleware.AxesMiddleware",
 ]

@@ -2,34 +2,12 @@
 
 from django.db import migrations
 
-SQLITE_TRIGGERS = [
-    (
-        "audit_append_only_update",
-        "CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit_auditevent "
-        "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;",
-    ),
-    (
-        "audit_append_only_delete",
-        "CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit_auditevent "
-        "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;",
-    ),
-]
+from yikatong.sqlite_triggers import protect_on_sqlite
 
-
-def install(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for _name, sql in SQLITE_TRIGGERS:
-        schema_editor.execute(sql)
-
-
-def uninstall(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for name, _sql in SQLITE_TRIGGERS:
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+append_only = protect_on_sqlite("audit_append_only", "audit_auditevent")
+SQLITE_TRIGGERS = append_only.sqlite_triggers
 
 
 class Migration(migrations.Migration):
     dependencies = [("audit", "0002_initial")]
-    operations = [migrations.RunPython(install, uninstall)]
+    operations = [append_only]

@@ -15,13 +15,17 @@ _READ_ALL = ("*.view_*",)
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.FINANCE_ADMIN: (
         "org.*",
-        "policies.*",
+        # Finance drafts the list and decides proposals; a finance reviewer publishes it.
+        "policies.add_*",
+        "policies.change_*",
+        "policies.delete_*",
         "banks.*",
         "disbursement.*",
         "disclosure.*",
         *_READ_ALL,
     ),
     Role.FINANCE_REVIEWER: (
+        "policies.publish_policylist",
         "disbursement.view_*",
         "disbursement.review_*",
         *_READ_ALL,
@@ -30,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "org.view_department",
         "org.view_region",
         "policies.view_*",
+        "policies.add_policyproposal",
         "recipients.*",
         "disbursement.view_*",
         "disbursement.add_*",

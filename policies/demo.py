@@ -1,4 +1,4 @@
-"""The demo county's policy lists: 2025 and 2026 published (2026 adjusted: added, withdrawn, changed)."""
+"""The demo county's policy lists: 2025 and 2026 published (2026 adjusted: added, withdrawn, changed), 2027 draft."""
 
 from __future__ import annotations
 
@@ -164,4 +164,6 @@ def seed_policy_lists() -> None:
         policy_entry_update(acting_user=maker, entry=secret, values={"is_secret": True})
         policy_list_submit(acting_user=maker, policy_list=list_2026)
         policy_list_publish(acting_user=checker, policy_list=list_2026)
+        # November 2026: next year's list is being prepared; departments propose into this draft.
+        policy_list_start(acting_user=maker, year=2027)
     assert PolicyList.objects.filter(status=ListStatus.PUBLISHED).count() == 2

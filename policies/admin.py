@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from org.admin_mixins import ScopedAdminMixin
 from policies.enums import ListStatus, ProposalKind, ProposalStatus
+from policies.exchange import export_entries, policy_list_import
 from policies.fields import ENTRY_FIELDS, entry_snapshot
 from policies.forms import PolicyEntryForm, ProposalEntryForm, ProposalForm
 from policies.models import PolicyEntry, PolicyList, PolicyProposal
@@ -52,6 +56,10 @@ def _readable(name: str, value) -> tuple[str, object]:
 
 class StartListForm(forms.Form):
     year = forms.IntegerField(label=_("年度"), min_value=2000, max_value=2100)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("清单文件"), help_text=_("Excel（.xlsx）或 CSV，列见“政策清单文件格式”说明"))
 
 
 class ReasonForm(forms.Form):
@@ -98,6 +106,12 @@ class PolicyListAdmin(admin.ModelAdmin):
             path("<int:pk>/diff/", self.admin_site.admin_view(self.diff_view), name="policies_policylist_diff"),
             path("<int:pk>/submit/", self.admin_site.admin_view(self.submit_view), name="policies_policylist_submit"),
             path("<int:pk>/return/", self.admin_site.admin_view(self.return_view), name="policies_policylist_return"),
+            path("<int:pk>/import/", self.admin_site.admin_view(self.import_view), name="policies_policylist_import"),
+            path(
+                "<int:pk>/export.<str:fmt>",
+                self.admin_site.admin_view(self.export_view),
+                name="policies_policylist_export",
+            ),
             path(
                 "<int:pk>/publish/", self.admin_site.admin_view(self.publish_view), name="policies_policylist_publish"
             ),
@@ -166,6 +180,58 @@ class PolicyListAdmin(admin.ModelAdmin):
                 "submit_label": _("退回"),
             },
         )
+
+    def import_view(self, request, pk: int):
+        if not request.user.has_perm("policies.add_policyentry"):
+            raise PermissionDenied
+        policy_list = get_object_or_404(PolicyList, pk=pk)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                report = policy_list_import(
+                    acting_user=request.user, policy_list=policy_list, file_bytes=upload.read(), filename=upload.name
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                if not report.errors:
+                    self.message_user(
+                        request,
+                        _("导入完成：新增 %(c)s 条，更新 %(u)s 条。") % {"c": report.created, "u": report.updated},
+                        messages.SUCCESS,
+                    )
+                    return self._back(pk)
+        return TemplateResponse(
+            request,
+            "admin/policies/policylist/import.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("导入 %(year)s 年政策清单") % {"year": policy_list.year},
+                "form": form,
+                "report": report,
+                "opts": self.model._meta,
+                "policy_list": policy_list,
+            },
+        )
+
+    def export_view(self, request, pk: int, fmt: str):
+        if not request.user.has_perm("policies.view_policyentry") or fmt not in ("xlsx", "csv"):
+            raise PermissionDenied
+        policy_list = get_object_or_404(PolicyList, pk=pk)
+        entries = entries_visible_to(request.user, policy_list).order_by("department__code", "policy__code")
+        content_type = (
+            "text/csv; charset=utf-8"
+            if fmt == "csv"
+            else ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        )
+        response = HttpResponse(export_entries(entries, fmt), content_type=content_type)
+        name = f"{policy_list.year}年政策清单.{fmt}"
+        response["Content-Disposition"] = (
+            f"attachment; filename=\"policies-{policy_list.year}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+        )
+        return response
 
     def diff_view(self, request, pk: int):
         if not request.user.has_perm("policies.view_policylist"):

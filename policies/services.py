@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +16,8 @@ from org.enums import DEPARTMENT_ROLES, TOWNSHIP_ROLES
 from policies.enums import ListStatus, ProposalKind, ProposalStatus
 from policies.fields import ENTRY_FIELDS, entry_copy_values, entry_snapshot
 from policies.models import Policy, PolicyEntry, PolicyList, PolicyProposal
+
+_CODE = re.compile(r"[-a-zA-Z0-9_]{1,32}")
 
 
 def _require(user, perm: str) -> None:
@@ -159,6 +162,8 @@ def policy_entry_create(*, acting_user, policy_list: PolicyList, code: str, valu
 
 
 def _create_entry(*, policy_list: PolicyList, code: str, values: dict[str, Any]) -> PolicyEntry:
+    if not _CODE.fullmatch(code or ""):
+        raise ValidationError(_("政策编码只能由字母、数字、“-”和“_”组成（最多 32 位）。"), code="code_invalid")
     entry = _validated_entry(PolicyEntry(policy_list=policy_list, **values))
     policy = Policy.objects.filter(code=code).first()
     if policy is None:

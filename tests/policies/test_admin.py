@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from policies.enums import ListStatus, ProposalStatus
 from policies.models import PolicyEntry, PolicyList, PolicyProposal
@@ -143,3 +144,33 @@ def test_finance_opens_next_years_list_from_the_admin(login, finance_admin, fina
     assert PolicyList.objects.get(year=2027).entries.count() == 2
     diff_page = login(finance_admin).get(f"/admin/policies/policylist/{PolicyList.objects.get(year=2027).pk}/diff/")
     assert "2026" in diff_page.content.decode()
+
+
+def test_finance_imports_a_list_in_the_admin_and_sees_each_bad_row(login, finance_admin, list_2026):
+    from policies.exchange import export_entries
+
+    good = export_entries(list_2026.entries.all(), "csv").decode("utf-8-sig")
+    lines = good.splitlines()
+    bad = "\n".join([lines[0], lines[1].replace("二七区民政局", "不存在的局", 1), *lines[2:]]) + "\n"
+    client = login(finance_admin)
+    upload = SimpleUploadedFile("清单.csv", bad.encode("utf-8-sig"), content_type="text/csv")
+    page = client.post(f"/admin/policies/policylist/{list_2026.pk}/import/", {"file": upload})
+    assert page.status_code == 200
+    assert "department_unknown" in page.content.decode()
+    assert "不存在的局" not in PolicyEntry.objects.values_list("department__name", flat=True)
+
+
+def test_a_clerk_cannot_open_the_import_page(login, clerk_a, list_2026):
+    response = login(clerk_a).post(
+        f"/admin/policies/policylist/{list_2026.pk}/import/",
+        {"file": SimpleUploadedFile("x.csv", b"a,b\n", content_type="text/csv")},
+    )
+    assert response.status_code == 403
+    assert list_2026.entries.count() == 2
+
+
+def test_the_admin_export_of_a_clerk_holds_only_their_departments_policies(login, clerk_a, list_2026):
+    response = login(clerk_a).get(f"/admin/policies/policylist/{list_2026.pk}/export.csv")
+    text = response.content.decode("utf-8-sig")
+    assert "高龄津贴（80—89周岁）" in text
+    assert "耕地地力保护补贴" not in text

@@ -6,4 +6,8 @@ app_name = "disclosure"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("policies/", views.policy_list, name="policies"),
+    path("policies/<int:year>/", views.policy_list, name="policies-year"),
+    path("policies/<int:year>/export.<str:fmt>", views.policy_export, name="policy-export"),
+    path("policies/<int:year>/<slug:code>/", views.policy_detail, name="policy"),
 ]

@@ -61,7 +61,9 @@ AGE_BOUNDS = {
     "城乡居民基础养老金": (60, None),
     "经济困难老年人服务补贴": (60, None),
 }
-MEANS_TESTED = ("低保", "特困", "困难", "孤儿", "救助")
+MEANS_TESTED = ("低保", "最低生活保障", "特困", "困难", "孤儿", "救助")
+# A policy kept from the public (涉密) is secret from its first list on: the published lists are frozen.
+SECRET_POLICY = "农村籍退役士兵老年生活补助"
 WITHDRAWN_IN_2026 = "惠民殡葬补贴"
 ADDED_IN_2026 = 2  # the last catalogue entries join the list in 2026
 RAISED_IN_2026 = {"城市居民最低生活保障金": Decimal("580.00"), "农村居民最低生活保障金": Decimal("440.00")}
@@ -117,6 +119,7 @@ def _values(code: str, entry: tuple, departments: dict[str, Department], codes_b
         "max_age": max_age,
         "excludes_public_employees": any(word in name for word in MEANS_TESTED),
         "exclusive_with": exclusive,
+        "is_secret": name == SECRET_POLICY,
         "contact_office": f"{department.name}{department.short_name}业务股",
         "contact_phone": department.phone,
     }
@@ -159,9 +162,6 @@ def seed_policy_lists() -> None:
                 policy_entry_update(
                     acting_user=maker, entry=entry, values={"standard_amount": RAISED_IN_2026[entry.name]}
                 )
-        # One policy the public never sees (涉密): its list entry exists for payouts only.
-        secret = list_2026.entries.filter(department__code="tyjr").order_by("policy__code").last()
-        policy_entry_update(acting_user=maker, entry=secret, values={"is_secret": True})
         policy_list_submit(acting_user=maker, policy_list=list_2026)
         policy_list_publish(acting_user=checker, policy_list=list_2026)
         # November 2026: next year's list is being prepared; departments propose into this draft.

@@ -63,7 +63,7 @@ AGE_BOUNDS = {
 }
 MEANS_TESTED = ("低保", "最低生活保障", "特困", "困难", "孤儿", "救助")
 # A policy kept from the public (涉密) is secret from its first list on: the published lists are frozen.
-SECRET_POLICY = "农村籍退役士兵老年生活补助"
+CLASSIFIED_POLICY = "农村籍退役士兵老年生活补助"
 WITHDRAWN_IN_2026 = "惠民殡葬补贴"
 ADDED_IN_2026 = 2  # the last catalogue entries join the list in 2026
 RAISED_IN_2026 = {"城市居民最低生活保障金": Decimal("580.00"), "农村居民最低生活保障金": Decimal("440.00")}
@@ -119,7 +119,7 @@ def _values(code: str, entry: tuple, departments: dict[str, Department], codes_b
         "max_age": max_age,
         "excludes_public_employees": any(word in name for word in MEANS_TESTED),
         "exclusive_with": exclusive,
-        "is_secret": name == SECRET_POLICY,
+        "is_secret": name == CLASSIFIED_POLICY,
         "contact_office": f"{department.name}{department.short_name}业务股",
         "contact_phone": department.phone,
     }

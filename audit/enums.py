@@ -31,3 +31,7 @@ class AuditAction(models.TextChoices):
     POLICY_PROPOSAL_CREATE = "policy_proposal.create", _("申报政策调整")
     POLICY_PROPOSAL_APPROVE = "policy_proposal.approve", _("同意政策调整")
     POLICY_PROPOSAL_REJECT = "policy_proposal.reject", _("退回政策调整")
+    PAYOUT_CREATE = "payout.create", _("创建发放项目")
+    ROSTER_UPLOAD = "roster.upload", _("上传名册")
+    ROSTER_IMPORT = "roster.import", _("导入名册")
+    ROSTER_REJECT = "roster.reject", _("名册文件被拒绝")

@@ -634,7 +634,8 @@ def iter_roster_rows(
             name = ""
         elif defect == "account_format":
             if rng.random() < 0.5:
-                account = account[: -(5 + rng.randrange(3))]
+                # Cut below the 12 digits any bank account has: a truncated number, not a short valid one.
+                account = account[: 8 + rng.randrange(4)]
             else:
                 pos = rng.randrange(4, len(account))
                 account = account[:pos] + "O" + account[pos + 1 :]

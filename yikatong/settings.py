@@ -217,6 +217,7 @@ CONTENT_SECURITY_POLICY = {
 
 # Uploads: rosters can be large, but nothing larger than this is read at all (413 before parsing).
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 100, minimum=1, maximum=2048)
+ROSTER_MAX_ROWS = env_int("ROSTER_MAX_ROWS", 2_000_000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000

@@ -5,11 +5,14 @@ from rest_framework.routers import DefaultRouter
 
 from jobs.api import JobViewSet
 from org.api import DepartmentViewSet, MeView
+from recipients.api import PayoutViewSet, RosterViewSet
 from yikatong.views import healthz
 
 router = DefaultRouter()
 router.register("departments", DepartmentViewSet, basename="department")
 router.register("jobs", JobViewSet, basename="job")
+router.register("payouts", PayoutViewSet, basename="payout")
+router.register("rosters", RosterViewSet, basename="roster")
 
 handler403 = "yikatong.views.permission_denied"
 

@@ -1,0 +1,86 @@
+"""The error report a clerk downloads: their own rows that need fixing, with a column saying why."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from urllib.parse import quote
+
+import xlsxwriter
+
+from recipients import storage
+from recipients.models import Roster, RosterIssue
+from recipients.roster_file import RosterFileError, open_roster
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe(value):
+    # The clerk's own text goes back into Excel: never let it become a formula.
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def error_report_filename(roster: Roster) -> str:
+    name = f"{roster.payout.code}-名册问题-{roster.pk}.xlsx"
+    return f"attachment; filename=\"roster-{roster.pk}-errors.xlsx\"; filename*=UTF-8''{quote(name)}"
+
+
+def error_report_xlsx(roster: Roster) -> bytes:
+    problems: dict[int, list[str]] = defaultdict(list)
+    for row, column, message, warning in (
+        RosterIssue.objects.filter(roster=roster)
+        .order_by("row", "id")
+        .values_list("row", "column", "message", "warning")
+    ):
+        problems[row].append(f"{'【提示】' if warning else ''}{column}：{message}" if column else message)
+
+    output = io.BytesIO()
+    book = xlsxwriter.Workbook(output, {"constant_memory": True, "in_memory": True})
+    sheet = book.add_worksheet("问题行")
+    text = book.add_format({"num_format": "@"})
+    bold = book.add_format({"bold": True})
+    if roster.file_error_code:
+        sheet.write_row(0, 0, ["文件问题", "代码"], bold)
+        sheet.write_row(1, 0, [roster.file_error_message, roster.file_error_code])
+        book.close()
+        return output.getvalue()
+    try:
+        sheet_in = open_roster(
+            storage.load(roster.stored_file),
+            filename=roster.filename,
+            max_bytes=roster.size + 1,
+            max_rows=max(roster.rows_read, 1) + 10,
+        )
+    except RosterFileError as error:
+        sheet.write_row(0, 0, ["文件问题", "代码"], bold)
+        sheet.write_row(1, 0, [str(error.message), error.code])
+        book.close()
+        return output.getvalue()
+    columns = sorted(sheet_in.columns.items(), key=lambda item: item[1].index)
+    sheet.write_row(0, 0, ["原行号", *[column.header_text for _key, column in columns], "问题说明"], bold)
+    out_row = 1
+    if problems.get(0):
+        # Findings about the file as a whole (its 合计 line disagreeing, say) come first.
+        sheet.write_string(out_row, 0, "合计")
+        sheet.write_string(out_row, len(columns) + 1, "；".join(problems[0]))
+        out_row += 1
+    for raw in sheet_in.rows():
+        found = problems.get(raw.row)
+        if not found:
+            continue
+        sheet.write_number(out_row, 0, raw.row)
+        for i, (key, _column) in enumerate(columns, start=1):
+            value = raw.values.get(key)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                # Identity and account numbers stay text, so Excel does not eat their digits.
+                sheet.write_string(out_row, i, _safe(value), text)
+            else:
+                sheet.write(out_row, i, value)
+        sheet.write_string(out_row, len(columns) + 1, "；".join(found))
+        out_row += 1
+    book.close()
+    return output.getvalue()

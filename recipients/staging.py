@@ -1,0 +1,162 @@
+"""Moving validated roster rows into the database in bulk: COPY into the staging table on PostgreSQL
+(executemany on SQLite), then set-based SQL from staging into the registry and the payout's payments.
+
+Nothing here loops over rows with a query each; every statement handles the whole roster at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from django.db import connection
+
+from disbursement.models import Payment
+from recipients.models import Recipient, RecipientAccount, RecipientChange, RosterStage
+
+STAGE_COLUMNS = (
+    "roster_id", "row", "id_hash", "id_cipher", "id_masked", "name", "sex", "birth_date", "birthplace_code", "phone",
+    "account_hash", "account_cipher", "account_masked", "bank_name", "holder_name", "amount", "quantity",
+)  # fmt: skip
+_BINARY = {"id_cipher", "account_cipher"}
+_NULLABLE = ("id_cipher", "account_cipher", "quantity")
+
+STAGE = RosterStage._meta.db_table
+RECIPIENT = Recipient._meta.db_table
+ACCOUNT = RecipientAccount._meta.db_table
+CHANGE = RecipientChange._meta.db_table
+PAYMENT = Payment._meta.db_table
+
+
+def stage_rows(rows: Sequence[tuple]) -> None:
+    """Append rows (tuples in STAGE_COLUMNS order) to the staging table."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        _copy(rows)
+    else:
+        columns = ", ".join(STAGE_COLUMNS)
+        marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {STAGE} ({columns}) VALUES ({marks})", rows)
+
+
+def _copy(rows: Iterable[tuple]) -> None:
+    buffer = io.StringIO()
+    # Strings are quoted, so an empty string stays a string; the nullable columns read "" as NULL.
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC)
+    binary_positions = [i for i, name in enumerate(STAGE_COLUMNS) if name in _BINARY]
+    for row in rows:
+        values = list(row)
+        for i in binary_positions:
+            values[i] = None if values[i] is None else "\\x" + bytes(values[i]).hex()
+        writer.writerow(values)
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
+            f" WITH (FORMAT csv, FORCE_NULL ({', '.join(_NULLABLE)}))",
+            buffer,
+        )
+
+
+def known_identities(id_hashes: Sequence[str]) -> set[str]:
+    """Which of these people are already in the registry (one query per batch, not per row)."""
+    if not id_hashes:
+        return set()
+    with connection.cursor() as cursor:
+        marks = ", ".join(["%s"] * len(id_hashes))
+        cursor.execute(f"SELECT id_hash FROM {RECIPIENT} WHERE id_hash IN ({marks})", list(id_hashes))
+        return {row[0] for row in cursor.fetchall()}
+
+
+def known_accounts(pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (person, account) pairs are already registered, by keyed hashes."""
+    if not pairs:
+        return set()
+    account_hashes = list({account for _person, account in pairs})
+    with connection.cursor() as cursor:
+        marks = ", ".join(["%s"] * len(account_hashes))
+        cursor.execute(
+            f"SELECT r.id_hash, a.account_hash FROM {ACCOUNT} a JOIN {RECIPIENT} r ON r.id = a.recipient_id"
+            f" WHERE a.account_hash IN ({marks})",
+            account_hashes,
+        )
+        return {(row[0], row[1]) for row in cursor.fetchall()} & set(pairs)
+
+
+def clear_stage(roster_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {STAGE} WHERE roster_id = %s", [roster_id])
+
+
+def apply_stage(*, roster_id: int, payout, now) -> dict[str, int]:
+    """Registry and payments from the staged rows of one roster, in the caller's transaction."""
+    true = "TRUE" if connection.vendor == "postgresql" else "1"
+    false = "FALSE" if connection.vendor == "postgresql" else "0"
+    counts: dict[str, int] = {}
+    with connection.cursor() as cursor:
+
+        def run(key: str, sql: str, params: list) -> None:
+            cursor.execute(sql, params)
+            counts[key] = max(cursor.rowcount, 0)
+
+        run("recipients_created", f"""
+            INSERT INTO {RECIPIENT} (id_hash, id_cipher, id_masked, name, sex, birth_date, birthplace_code, phone,
+                                     created_at, updated_at)
+            SELECT s.id_hash, s.id_cipher, s.id_masked, s.name, s.sex, s.birth_date, s.birthplace_code, s.phone, %s, %s
+              FROM {STAGE} s WHERE s.roster_id = %s AND s.id_cipher IS NOT NULL
+            ON CONFLICT (id_hash) DO NOTHING""", [now, now, roster_id])  # fmt: skip
+        run("names_changed", f"""
+            INSERT INTO {CHANGE} (recipient_id, field, before, after, roster_id, changed_at)
+            SELECT r.id, 'name', r.name, s.name, s.roster_id, %s
+              FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
+             WHERE s.roster_id = %s AND r.name <> s.name""", [now, roster_id])  # fmt: skip
+        if counts["names_changed"]:
+            cursor.execute(f"""
+                UPDATE {RECIPIENT} SET updated_at = %s,
+                       name = (SELECT s.name FROM {STAGE} s WHERE s.roster_id = %s AND s.id_hash = {RECIPIENT}.id_hash)
+                 WHERE id_hash IN (SELECT s.id_hash FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
+                                    WHERE s.roster_id = %s AND r.name <> s.name)""",
+                [now, roster_id, roster_id])  # fmt: skip
+        run("accounts_changed", f"""
+            INSERT INTO {CHANGE} (recipient_id, field, before, after, roster_id, changed_at)
+            SELECT r.id, 'account', a.account_masked, s.account_masked, s.roster_id, %s
+              FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
+              JOIN {ACCOUNT} a ON a.recipient_id = r.id AND a.is_current = {true}
+             WHERE s.roster_id = %s AND a.account_hash <> s.account_hash""", [now, roster_id])  # fmt: skip
+        if counts["accounts_changed"]:
+            cursor.execute(f"""
+                UPDATE {ACCOUNT} SET is_current = {false}
+                 WHERE is_current = {true} AND EXISTS (
+                       SELECT 1 FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
+                        WHERE s.roster_id = %s AND r.id = {ACCOUNT}.recipient_id
+                          AND s.account_hash <> {ACCOUNT}.account_hash)""", [roster_id])  # fmt: skip
+        run("accounts_created", f"""
+            INSERT INTO {ACCOUNT} (recipient_id, account_hash, account_cipher, account_masked, bank_name, holder_name,
+                                   is_current, first_seen_at, last_used_at)
+            SELECT r.id, s.account_hash, s.account_cipher, s.account_masked, s.bank_name, s.holder_name, {true}, %s, %s
+              FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
+             WHERE s.roster_id = %s AND s.account_cipher IS NOT NULL
+            ON CONFLICT (recipient_id, account_hash) DO NOTHING""", [now, now, roster_id])  # fmt: skip
+        # Accounts already known become current again (a person may switch back to an old card).
+        cursor.execute(f"""
+            UPDATE {ACCOUNT} SET is_current = {true}, last_used_at = %s
+             WHERE is_current = {false} AND EXISTS (
+                   SELECT 1 FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
+                    WHERE s.roster_id = %s AND r.id = {ACCOUNT}.recipient_id
+                      AND s.account_hash = {ACCOUNT}.account_hash)""", [now, roster_id])  # fmt: skip
+        run("drafts_replaced", f"DELETE FROM {PAYMENT} WHERE payout_id = %s AND status = 'draft'", [payout.pk])
+        # The payment keeps its own copy of the account ciphertext: the snapshot the bank file is built from.
+        run("payments_created", f"""
+            INSERT INTO {PAYMENT} (payout_id, policy_id, period, recipient_id, roster_id, row, amount, quantity,
+                                   account_hash, account_cipher, account_masked, bank_name, holder_name, status,
+                                   created_at)
+            SELECT %s, %s, %s, r.id, s.roster_id, s.row, s.amount, s.quantity, s.account_hash, a.account_cipher,
+                   s.account_masked, s.bank_name, s.holder_name, 'draft', %s
+              FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
+              JOIN {ACCOUNT} a ON a.recipient_id = r.id AND a.account_hash = s.account_hash
+             WHERE s.roster_id = %s""", [payout.pk, payout.policy_id, payout.period, now, roster_id])  # fmt: skip
+    clear_stage(roster_id)
+    return counts

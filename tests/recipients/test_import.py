@@ -1,0 +1,178 @@
+"""From a clerk's Excel file to draft payments: what the clerk sees and what the database holds."""
+
+import io
+import json
+from collections import Counter
+
+import openpyxl
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+
+from disbursement.models import Payment
+from jobs.enums import JobStatus
+from recipients.enums import RosterStatus
+from recipients.models import Recipient, RecipientAccount, RecipientChange, Roster, RosterIssue
+from recipients.services import roster_upload
+from yikatong import pii
+from yikatong.domain.citizen_id import normalize_id
+
+
+def test_a_clean_roster_becomes_draft_payments_and_registry_entries(upload, roster_file, payout):
+    path, rows = roster_file(30)
+    roster = upload(path)
+
+    assert roster.status == RosterStatus.IMPORTED
+    assert (roster.rows_read, roster.valid, roster.rejected) == (30, 30, 0)
+    assert roster.job.status == JobStatus.SUCCEEDED
+    assert Payment.objects.filter(payout=payout, status="draft").count() == 30
+    assert Recipient.objects.count() == 30
+    first = rows[0]
+    number = normalize_id(first["身份证号码"])
+    person = Recipient.objects.get(id_hash=pii.keyed_hash(number, purpose="id_number"))
+    assert pii.decrypt(person.id_cipher, purpose="id_number") == number
+    assert person.id_masked == number[:6] + "********" + number[-4:]
+    assert number.encode() not in bytes(person.id_cipher)
+    payment = Payment.objects.get(payout=payout, recipient=person)
+    account = "".join(first["银行账号"].split())
+    assert pii.decrypt(payment.account_cipher, purpose="account") == account
+    assert payment.account_masked == "****" + account[-4:]
+
+
+def test_every_defect_is_reported_with_its_row_column_and_code(upload, roster_file, payout):
+    path, rows = roster_file(200, error_rate=0.15, seed=3)
+    roster = upload(path)
+
+    expected = Counter(row["_defect"] for row in rows if row["_defect"])
+    errors = RosterIssue.objects.filter(roster=roster, warning=False)
+    assert Counter(errors.values_list("code", flat=True)) == expected
+    # The header sits below a title and a 填报单位 line: row numbers are the sheet's own.
+    first_bad = next(i for i, row in enumerate(rows) if row["_defect"])
+    issue = errors.order_by("row").first()
+    assert issue.row == first_bad + 4
+    assert issue.column in ("姓名", "身份证号码", "银行账号", "发放金额（元）")
+    assert roster.rejected == sum(expected.values())
+    assert Payment.objects.filter(payout=payout).count() == roster.valid == 200 - roster.rejected
+
+
+def test_uploading_again_replaces_the_drafts_and_never_duplicates(upload, roster_file, payout):
+    path, _rows = roster_file(25)
+    first = upload(path)
+    second = upload(path)
+
+    assert Payment.objects.filter(payout=payout).count() == 25
+    assert Recipient.objects.count() == 25
+    assert set(Payment.objects.values_list("roster_id", flat=True)) == {second.pk}
+    first.refresh_from_db()
+    assert first.status == RosterStatus.SUPERSEDED
+
+
+def test_a_changed_account_is_recorded_in_the_persons_history(upload, roster_file, tmp_path, synth_county):
+    from bench import synth
+
+    path, rows = roster_file(5)
+    upload(path)
+    changed = [dict(row) for row in rows]
+    changed[0]["银行账号"] = "6217000000000000006"
+    new_path = tmp_path / "changed.xlsx"
+    synth.write_roster_xlsx(changed, new_path)
+    upload(new_path)
+
+    change = RecipientChange.objects.get(field="account")
+    assert change.after == "****0006"
+    assert change.before.startswith("****")
+    person = change.recipient
+    assert RecipientAccount.objects.filter(recipient=person).count() == 2
+    assert RecipientAccount.objects.get(recipient=person, is_current=True).account_masked == "****0006"
+
+
+def test_a_file_that_is_not_a_spreadsheet_changes_nothing(upload, roster_file, tmp_path, payout):
+    path, _rows = roster_file(10)
+    upload(path)
+    fake = tmp_path / "roster.xlsx"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
+    roster = upload(fake)
+
+    assert roster.status == RosterStatus.REJECTED
+    assert roster.file_error_code == "file_not_spreadsheet"
+    assert roster.job.status == JobStatus.FAILED
+    assert roster.job.error_code == "file_not_spreadsheet"
+    assert Payment.objects.filter(payout=payout).count() == 10
+
+
+def test_outsider_cannot_upload_to_another_departments_payout(roster_file, payout, outsider):
+    path, _rows = roster_file(3)
+    with pytest.raises(PermissionDenied):
+        roster_upload(acting_user=outsider, payout=payout, filename=path.name, data=path.read_bytes())
+    assert not Roster.objects.exists()
+
+
+def test_no_plain_id_number_is_stored_anywhere(upload, roster_file):
+    from django.db import connection
+
+    path, rows = roster_file(10)
+    upload(path)
+    numbers = [normalize_id(row["身份证号码"]) for row in rows]
+    with connection.cursor() as cursor:
+        for table in (
+            "recipients_recipient",
+            "disbursement_payment",
+            "recipients_rosterstage",
+            "recipients_rosterissue",
+            "audit_auditevent",
+            "jobs_job",
+        ):
+            cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 — fixed table names
+            dump = repr(cursor.fetchall())
+            assert not any(number in dump for number in numbers), table
+
+
+def test_the_clerk_uploads_follows_and_downloads_the_error_report_over_rest(
+    login, clerk_a, payout, roster_file, django_capture_on_commit_callbacks
+):
+    path, _rows = roster_file(60, error_rate=0.2, seed=5)
+    client = login(clerk_a)
+    with django_capture_on_commit_callbacks(execute=True), path.open("rb") as handle:
+        response = client.post(f"/api/v1/payouts/{payout.code}/rosters/", {"file": handle})
+    assert response.status_code == 202, response.content
+    roster_id = response.json()["id"]
+
+    state = client.get(f"/api/v1/rosters/{roster_id}/").json()
+    assert state["status"] == "imported"
+    assert state["job"]["status"] == "succeeded"
+    issues = client.get(f"/api/v1/rosters/{roster_id}/issues/").json()
+    assert issues["count"] == RosterIssue.objects.filter(roster_id=roster_id).count() > 0
+    assert {"row", "column", "code", "message", "warning"} <= set(issues["results"][0])
+
+    report = client.get(f"/api/v1/rosters/{roster_id}/error-report/")
+    assert report.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(report.content), read_only=True).active
+    lines = list(sheet.iter_rows(values_only=True))
+    assert lines[0][0] == "原行号" and lines[0][-1] == "问题说明"
+    bad_rows = set(RosterIssue.objects.filter(roster_id=roster_id).values_list("row", flat=True))
+    # Row 0 holds findings about the whole file (a 合计 line that disagrees); the report labels it 合计.
+    assert {line[0] for line in lines[1:]} == {row or "合计" for row in bad_rows}
+
+
+def test_outsider_sees_neither_the_payout_nor_its_roster_over_rest(
+    login, outsider, clerk_a, payout, upload, roster_file
+):
+    path, _rows = roster_file(3)
+    roster = upload(path)
+    client = login(outsider)
+    assert client.get(f"/api/v1/payouts/{payout.code}/").status_code == 404
+    assert client.get(f"/api/v1/rosters/{roster.pk}/").status_code == 404
+    assert client.get(f"/api/v1/rosters/{roster.pk}/error-report/").status_code == 404
+    with path.open("rb") as handle:
+        assert client.post(f"/api/v1/payouts/{payout.code}/rosters/", {"file": handle}).status_code == 404
+
+
+def test_import_roster_command_prints_json_and_fails_on_rejected_rows(payout, roster_file, capsys):
+    path, rows = roster_file(40, error_rate=0.25, seed=9)
+    with pytest.raises(SystemExit) as exited:
+        call_command("import_roster", payout.code, str(path), "--json")
+    assert exited.value.code == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["rows_read"] == 40
+    assert result["rejected"] == sum(1 for row in rows if row["_defect"])
+    assert all({"row", "column", "code", "message"} == set(error) for error in result["errors"])

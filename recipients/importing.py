@@ -60,8 +60,9 @@ class _Stager:
     def flush(self) -> None:
         if not self.rows:
             return
-        known_people = staging.known_identities([id_hash for _c, id_hash, _a in self.rows])
-        known_pairs = staging.known_accounts([(id_hash, account) for _c, id_hash, account in self.rows])
+        known_people, known_pairs = staging.known_people_and_accounts(
+            [(id_hash, account) for _c, id_hash, account in self.rows]
+        )
         tuples = []
         for clean, id_hash, account_hash in self.rows:
             number, account = clean.id_number, clean.account

@@ -61,29 +61,27 @@ def _copy(rows: Iterable[tuple]) -> None:
         )
 
 
-def known_identities(id_hashes: Sequence[str]) -> set[str]:
-    """Which of these people are already in the registry (one query per batch, not per row)."""
-    if not id_hashes:
-        return set()
-    with connection.cursor() as cursor:
-        marks = ", ".join(["%s"] * len(id_hashes))
-        cursor.execute(f"SELECT id_hash FROM {RECIPIENT} WHERE id_hash IN ({marks})", list(id_hashes))
-        return {row[0] for row in cursor.fetchall()}
+def known_people_and_accounts(pairs: Sequence[tuple[str, str]]) -> tuple[set[str], set[tuple[str, str]]]:
+    """Of these (person hash, account hash) pairs: which people and which pairs the registry holds already.
 
-
-def known_accounts(pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which (person, account) pairs are already registered, by keyed hashes."""
+    One query per batch of rows, never one per row.
+    """
     if not pairs:
-        return set()
-    account_hashes = list({account for _person, account in pairs})
+        return set(), set()
+    id_hashes = [person for person, _account in pairs]
+    if connection.vendor == "postgresql":
+        where, params = "r.id_hash = ANY(%s)", [id_hashes]
+    else:
+        where, params = f"r.id_hash IN ({', '.join(['%s'] * len(id_hashes))})", id_hashes
     with connection.cursor() as cursor:
-        marks = ", ".join(["%s"] * len(account_hashes))
         cursor.execute(
-            f"SELECT r.id_hash, a.account_hash FROM {ACCOUNT} a JOIN {RECIPIENT} r ON r.id = a.recipient_id"
-            f" WHERE a.account_hash IN ({marks})",
-            account_hashes,
+            f"SELECT r.id_hash, a.account_hash FROM {RECIPIENT} r"
+            f" LEFT JOIN {ACCOUNT} a ON a.recipient_id = r.id WHERE {where}",
+            params,
         )
-        return {(row[0], row[1]) for row in cursor.fetchall()} & set(pairs)
+        found = cursor.fetchall()
+    people = {person for person, _account in found}
+    return people, {(person, account) for person, account in found if account is not None} & set(pairs)
 
 
 def clear_stage(roster_id: int) -> None:

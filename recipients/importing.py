@@ -75,6 +75,7 @@ class _Stager:
                 None if (id_hash, account_hash) in known_pairs else self.seal_account(account),
                 "****" + account[-4:],
                 clean.bank or "", clean.holder_name or clean.name, clean.amount, clean.quantity,
+                (clean.township or "")[:64], (clean.village or "")[:64],
             ))  # fmt: skip
         staging.stage_rows(tuples)
         self.staged += len(tuples)

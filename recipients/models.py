@@ -188,6 +188,8 @@ class RosterStage(models.Model):
     holder_name = models.CharField(max_length=64, blank=True)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     quantity = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    township_name = models.CharField(max_length=64, blank=True)
+    village_name = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"{self.roster_id}#{self.row}"

@@ -13,11 +13,13 @@ from collections.abc import Iterable, Sequence
 from django.db import connection
 
 from disbursement.models import Payment
+from org.models import Region
 from recipients.models import Recipient, RecipientAccount, RecipientChange, RosterStage
 
 STAGE_COLUMNS = (
     "roster_id", "row", "id_hash", "id_cipher", "id_masked", "name", "sex", "birth_date", "birthplace_code", "phone",
     "account_hash", "account_cipher", "account_masked", "bank_name", "holder_name", "amount", "quantity",
+    "township_name", "village_name",
 )  # fmt: skip
 _BINARY = {"id_cipher", "account_cipher"}
 _NULLABLE = ("id_cipher", "account_cipher", "quantity")
@@ -27,6 +29,7 @@ RECIPIENT = Recipient._meta.db_table
 ACCOUNT = RecipientAccount._meta.db_table
 CHANGE = RecipientChange._meta.db_table
 PAYMENT = Payment._meta.db_table
+REGION = Region._meta.db_table
 
 
 def stage_rows(rows: Sequence[tuple]) -> None:
@@ -145,6 +148,27 @@ def apply_stage(*, roster_id: int, payout, now) -> dict[str, int]:
                    SELECT 1 FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
                     WHERE s.roster_id = %s AND r.id = {ACCOUNT}.recipient_id
                       AND s.account_hash = {ACCOUNT}.account_hash)""", [now, roster_id])  # fmt: skip
+        # Where the roster names a village of the payout's region, the person is placed there
+        # (the township column tells apart villages of the same name).
+        village_of_row = f"""
+            SELECT v.id FROM {STAGE} s
+              JOIN {REGION} v ON v.level = 'village' AND v.name = s.village_name AND v.code LIKE %s
+              JOIN {REGION} t ON t.id = v.parent_id
+             WHERE s.roster_id = %s AND s.id_hash = {RECIPIENT}.id_hash
+               AND (s.township_name = '' OR t.name = s.township_name)
+             ORDER BY v.code LIMIT 1"""
+        region_prefix = payout.region.code + "%"
+        run("villages_changed", f"""
+            INSERT INTO {CHANGE} (recipient_id, field, before, after, roster_id, changed_at)
+            SELECT r.id, 'village', old.name, new.name, %s, %s
+              FROM {RECIPIENT} r JOIN {REGION} old ON old.id = r.village_id
+              JOIN {REGION} new ON new.id = ({village_of_row.replace(RECIPIENT + ".id_hash", "r.id_hash")})
+             WHERE r.id_hash IN (SELECT id_hash FROM {STAGE} WHERE roster_id = %s AND village_name <> '')
+               AND new.id <> old.id""", [roster_id, now, region_prefix, roster_id, roster_id])  # fmt: skip
+        cursor.execute(f"""
+            UPDATE {RECIPIENT} SET village_id = COALESCE(({village_of_row}), village_id)
+             WHERE id_hash IN (SELECT id_hash FROM {STAGE} WHERE roster_id = %s AND village_name <> '')""",
+                       [region_prefix, roster_id, roster_id])  # fmt: skip
         run("drafts_replaced", f"DELETE FROM {PAYMENT} WHERE payout_id = %s AND status = 'draft'", [payout.pk])
         # The payment keeps its own copy of the account ciphertext: the snapshot the bank file is built from.
         run("payments_created", f"""

@@ -176,3 +176,27 @@ def test_import_roster_command_prints_json_and_fails_on_rejected_rows(payout, ro
     assert result["rows_read"] == 40
     assert result["rejected"] == sum(1 for row in rows if row["_defect"])
     assert all({"row", "column", "code", "message"} == set(error) for error in result["errors"])
+
+
+def test_a_person_is_placed_in_the_village_the_roster_names(upload, roster_file, county, tmp_path):
+    from bench import synth
+    from org.models import Region
+
+    path, rows = roster_file(3)
+    township = Region.objects.create(code="410103015", name=rows[0]["乡镇（街道）"], level="township", parent=county)
+    village = Region.objects.create(code="410103015201", name=rows[0]["村（社区）"], level="village", parent=township)
+    upload(path)
+    number = normalize_id(rows[0]["身份证号码"])
+    person = Recipient.objects.get(id_hash=pii.keyed_hash(number, purpose="id_number"))
+    assert person.village == village
+
+    moved = [dict(row) for row in rows]
+    other = Region.objects.create(code="410103015202", name="新迁入村", level="village", parent=township)
+    moved[0]["村（社区）"] = other.name
+    new_path = tmp_path / "moved.xlsx"
+    synth.write_roster_xlsx(moved, new_path)
+    upload(new_path)
+    person.refresh_from_db()
+    assert person.village == other
+    change = RecipientChange.objects.get(recipient=person, field="village")
+    assert (change.before, change.after) == (village.name, "新迁入村")

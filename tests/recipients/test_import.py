@@ -200,3 +200,28 @@ def test_a_person_is_placed_in_the_village_the_roster_names(upload, roster_file,
     assert person.village == other
     change = RecipientChange.objects.get(recipient=person, field="village")
     assert (change.before, change.after) == (village.name, "新迁入村")
+
+
+def test_too_many_rows_rejects_the_file_and_keeps_the_earlier_drafts(upload, roster_file, payout, settings):
+    path, _rows = roster_file(8)
+    upload(path)
+    settings.ROSTER_MAX_ROWS = 5
+    roster = upload(path)
+    assert (roster.status, roster.file_error_code) == (RosterStatus.REJECTED, "too_many_rows")
+    assert Payment.objects.filter(payout=payout).count() == 8
+    assert set(Payment.objects.values_list("roster_id", flat=True)) != {roster.pk}
+    from recipients.models import RosterStage
+
+    assert not RosterStage.objects.exists()
+
+
+def test_an_import_run_again_from_the_start_gives_the_same_result(upload, roster_file, payout):
+    from jobs.models import Job
+    from recipients.importing import roster_import
+
+    path, _rows = roster_file(12, error_rate=0.2, seed=4)
+    roster = upload(path)
+    before = (Payment.objects.count(), Recipient.objects.count(), RosterIssue.objects.count())
+    # As a worker that died after its last step would leave it to a retry: the handler runs again whole.
+    roster_import(job=Job.objects.get(pk=roster.job_id), progress=lambda done, total=None: None)
+    assert (Payment.objects.count(), Recipient.objects.count(), RosterIssue.objects.count()) == before

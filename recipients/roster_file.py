@@ -302,9 +302,11 @@ class RosterSheet:
                         break
             if len(cells) < width:
                 cells = [*cells, *[""] * (width - len(cells))]
-            values = dict(zip(fields, pick(cells), strict=True))
-            if values["name"] == values["id_number"] == values["account"] == values["amount"] == "" and all(
-                _is_empty(cell) for i, cell in enumerate(cells) if i != seq
+            values = dict(zip(fields, pick(cells), strict=False))
+            if (
+                values["id_number"] == ""
+                and values["name"] == values["account"] == values["amount"] == ""
+                and all(_is_empty(cell) for i, cell in enumerate(cells) if i != seq)
             ):
                 continue  # a numbered but empty template row
             if fill:
@@ -407,11 +409,17 @@ def _find_header(top: list[Sequence[object]]) -> _Header | None:
     }
     used = {column.index for column in columns.values()}
     extras = tuple(
-        Column(index, str(cell).strip())
+        Column(index, _cell_text(cell))
         for index, cell in enumerate(top[best])
         if index not in used and not _is_empty(cell)
     )
     return _Header(best + 1, last_header + 1, columns, extras)
+
+
+def _cell_text(cell: object) -> str:
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))  # a year or a number typed as a column name
+    return str(cell).strip()
 
 
 def _check_required(columns: dict[str, Column]) -> None:
@@ -537,7 +545,7 @@ def open_roster(
     max_rows: int,
     max_unpacked_bytes: int | None = None,
 ) -> RosterSheet:
-    """Open a roster; the format is decided by the content (the name is only shown in messages).
+    """Open a roster; the format is decided by the content, never by `filename` (kept for the report).
 
     Raises `RosterFileError` with one of `RosterFileError.CODES`. The sheet holds the file open: close it.
     `max_unpacked_bytes` bounds what an xlsx may unpack to (default: 2 KiB per permitted row + 64 MiB).
@@ -613,53 +621,56 @@ def _zip_bomb() -> RosterFileError:
 def _check_xml_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     """Reject a DOCTYPE (and so any ENTITY): it can only stand before the root element, so read up to that."""
     buffer = b""
+    verdict = None
     with archive.open(info) as part:
-        while len(buffer) < _XML_PROLOG_LIMIT:
+        while verdict is None and len(buffer) < _XML_PROLOG_LIMIT:
             chunk = part.read(4096)
             if not chunk:
                 break
             buffer += chunk
-            verdict = _prolog_verdict(buffer, final=False)
-            if verdict is not None:
-                if verdict:
-                    return
-                raise _xml_entities()
-    verdict = _prolog_verdict(buffer, final=True)
-    if not verdict:
-        raise _xml_entities()
+            verdict = _prolog_verdict(buffer)
+    if verdict == _DOCTYPE:
+        raise RosterFileError("file_xml_entities", _("文件中含有 XML 实体声明（DOCTYPE/ENTITY），出于安全原因已拒绝。"))
+    if verdict != _ROOT:
+        raise RosterFileError("file_unreadable", _("文件已损坏或格式不受支持，无法读取。"))
 
 
-def _xml_entities() -> RosterFileError:
-    return RosterFileError("file_xml_entities", _("文件中含有 XML 实体声明（DOCTYPE/ENTITY），出于安全原因已拒绝。"))
+_ROOT, _DOCTYPE, _MALFORMED = "root", "doctype", "malformed"
 
 
-def _prolog_verdict(data: bytes, *, final: bool) -> bool | None:
-    """True: the root element starts with no DOCTYPE before it; False: a DOCTYPE, or no root in reach;
-    None: read more."""
+def _prolog_verdict(data: bytes) -> str | None:
+    """_ROOT: the root element starts with no DOCTYPE before it; _DOCTYPE; _MALFORMED; None: read more."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:2] in (b"<\x00", b"\x00<"):
         encoding = "utf-16-be" if data.startswith(b"\xfe\xff") or data[:1] == b"\x00" else "utf-16-le"
         text = data.decode(encoding, errors="ignore").lstrip("\ufeff")
     else:
         text = data.decode("utf-8", errors="ignore").lstrip("\ufeff")
-    if "<!doctype" in text.lower() or "<!entity" in text.lower():
-        return False
+    lowered = text.lower()
+    if "<!doctype" in lowered or "<!entity" in lowered:
+        return _DOCTYPE
     pos = 0
     while True:
+        if text[pos:].strip() == "":
+            return None
         start = text.find("<", pos)
-        if start < 0 or start + 1 >= len(text):
-            return False if final else None
+        if start < 0 or text[pos:start].strip():
+            return _MALFORMED  # text before the root element: not XML
+        if start + 1 >= len(text):
+            return None
         if text.startswith("<?", start):
             end = text.find("?>", start)
             if end < 0:
-                return False if final else None
+                return None
             pos = end + 2
         elif text.startswith("<!--", start):
             end = text.find("-->", start)
             if end < 0:
-                return False if final else None
+                return None
             pos = end + 3
+        elif text.startswith("<!", start):
+            return _DOCTYPE  # the only declaration allowed before the root
         else:
-            return not text.startswith("<!", start)  # a declaration before the root: DOCTYPE
+            return _ROOT
 
 
 # --- OLE2 (compound file): .xls, or an encrypted xlsx -------------------------------------------------

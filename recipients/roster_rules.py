@@ -62,8 +62,8 @@ _CHINA = ZoneInfo("Asia/Shanghai")
 _EARLIEST_BIRTH = date(1900, 1, 1)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643: 2^(17-i) mod 11
 _CHECK_CHARS = "10X98765432"
-# Positions 15–17 of an ID (the sequence number) → their share of the weighted sum; the region (1–6) and
-# birth date (7–14) shares are cached per value, so a good ID costs three slices and three look-ups.
+# Positions 15–17 of an ID (the sequence number) → their share of the weighted sum; the share of the region and
+# birth date (1–14) is cached per value, so a good ID costs two slices and two look-ups.
 _TAIL_SUMS = {f"{n:03d}": sum(int(d) * w for d, w in zip(f"{n:03d}", _WEIGHTS[14:], strict=True)) for n in range(1000)}
 _ODD_DIGITS = frozenset("13579")
 # Luhn: the doubled digit's digit sum, as an ASCII digit, so that sum(bytes) does the adding in C.
@@ -146,7 +146,9 @@ class RowValidator:
             field: columns[field].header_text if field in columns else label for field, label in FIELD_LABELS.items()
         }
         self._first_row: dict[str, int] = {}
-        # Caches for the ID fast path: a county's roster has a few region codes and at most ~46,000 birth dates.
+        # Caches for the ID fast path: a county's roster has a few region codes and at most ~46,000 birth dates;
+        # their pairs (the first 14 characters) are what a row looks up, built from the two on a miss.
+        self._head_info: dict[str, tuple | None] = {}
         self._region_info: dict[str, tuple | None] = {}
         self._birth_info: dict[str, tuple | None] = {}
         self._luhn_warning: DomainWarning | None = None  # the domain's own, kept from its first use
@@ -157,6 +159,7 @@ class RowValidator:
         self._region_counties = tuple({region[:6] for region in bounds.regions})
         self._eligibility_wanted = self._check_age or bool(self._regions)
         self._quantity_wanted = "quantity" in columns or (bounds.per_unit and bounds.standard_amount is not None)
+        self._flat_standard = None if bounds.per_unit else bounds.standard_amount
 
     # --- one row ---------------------------------------------------------------------------------------
 
@@ -173,20 +176,13 @@ class RowValidator:
         value = get("id_number", "")
         citizen = None
         if fast and value.__class__ is str and len(value) == 18 and value.isascii():
-            region = self._region_info.get(value[:6], _MISS)
-            if region is _MISS:
-                region = self._region(value[:6])
-            born = self._birth_info.get(value[6:14], _MISS)
-            if born is _MISS:
-                born = self._birth(value[6:14])
-            tail = _TAIL_SUMS.get(value[14:17])
-            if (
-                region is not None
-                and born is not None
-                and tail is not None
-                and _CHECK_CHARS[(region[0] + born[0] + tail) % 11] == value[17]
-            ):
-                citizen = (value, born[1], "M" if value[16] in _ODD_DIGITS else "F", born[2], region[1])
+            head = self._head_info.get(value[:14], _MISS)
+            if head is _MISS:
+                head = self._head(value[:14])
+            if head is not None:
+                tail = _TAIL_SUMS.get(value[14:17])
+                if tail is not None and _CHECK_CHARS[(head[0] + tail) % 11] == value[17]:
+                    citizen = (value, head[1], "M" if value[16] in _ODD_DIGITS else "F", head[2], head[3])
         if citizen is None:
             citizen = self._citizen_slow(value)
         if citizen.__class__ is not tuple:
@@ -216,8 +212,8 @@ class RowValidator:
             and value.isdigit()
             and _ACCOUNT_MIN <= len(value) <= _ACCOUNT_MAX
         ):
-            digits = value.encode()[::-1]
-            luhn = sum(digits[::2]) + sum(digits[1::2].translate(_LUHN_DOUBLE)) - 48 * len(digits)
+            digits = value.encode()
+            luhn = sum(digits[-1::-2]) + sum(digits[-2::-2].translate(_LUHN_DOUBLE)) - 48 * len(digits)
             if luhn % 10 == 0:
                 account = value
             elif self._luhn_warning is not None:  # a passbook number (2 % of rows): the warning is always the same
@@ -254,13 +250,14 @@ class RowValidator:
         quantity = None
         if self._quantity_wanted:
             quantity = self._quantity(row, get("quantity", ""), issues)
-        standard = self.bounds.standard_amount
-        if amount is not None and standard is not None:
-            if self.bounds.per_unit:
+        standard = self._flat_standard
+        if amount is not None:
+            if standard is not None:
+                if amount > standard:
+                    message = format_lazy(_OVER_STANDARD, amount=amount, limit=standard)
+                    issues.append(Issue(row, labels["amount"], "amount_over_standard", message))
+            elif self.bounds.per_unit and self.bounds.standard_amount is not None:
                 self._check_per_unit(row, amount, quantity, issues)
-            elif amount > standard:
-                message = format_lazy(_OVER_STANDARD, amount=amount, limit=standard)
-                issues.append(Issue(row, labels["amount"], "amount_over_standard", message))
         if citizen is not None and self._eligibility_wanted:
             self._check_eligible(row, citizen, get, issues)
 
@@ -293,6 +290,20 @@ class RowValidator:
         )
 
     # --- the slow paths and the caches behind the fast ones ---------------------------------------------
+
+    def _head(self, head: str) -> tuple | None:
+        """(weighted sum, birth date, age, warnings) for a valid region + birth date prefix, else None."""
+        region = self._region_info.get(head[:6], _MISS)
+        if region is _MISS:
+            region = self._region(head[:6])
+        born = self._birth_info.get(head[6:], _MISS)
+        if born is _MISS:
+            born = self._birth(head[6:])
+        info = None if region is None or born is None else (region[0] + born[0], born[1], born[2], region[1])
+        if len(self._head_info) >= _CACHE_LIMIT:
+            self._head_info.clear()
+        self._head_info[head] = info
+        return info
 
     def _region(self, code: str) -> tuple[int, tuple[DomainWarning, ...]] | None:
         """(weighted sum of the 6 digits, warnings) for a region code with a valid province, else None."""
@@ -383,13 +394,23 @@ class RowValidator:
                 or (bounds.min_age is not None and age < bounds.min_age)
                 or (bounds.max_age is not None and age > bounds.max_age)
             ):
-                message = format_lazy(
-                    _("按 {day} 计算年龄为 {age} 周岁，不在政策规定的年龄范围（{low}–{high} 周岁）内。"),
-                    day=self.as_of.isoformat(),
-                    age="未出生" if age is None else age,
-                    low="" if bounds.min_age is None else bounds.min_age,
-                    high="" if bounds.max_age is None else bounds.max_age,
-                )
+                if bounds.max_age is None:
+                    allowed = format_lazy(_("{low} 周岁及以上"), low=bounds.min_age)
+                elif bounds.min_age is None:
+                    allowed = format_lazy(_("{high} 周岁及以下"), high=bounds.max_age)
+                else:
+                    allowed = format_lazy(_("{low}–{high} 周岁"), low=bounds.min_age, high=bounds.max_age)
+                if age is None:
+                    message = format_lazy(
+                        _("{day} 时尚未出生，不符合政策规定的年龄（{allowed}）。"), day=self.as_of, allowed=allowed
+                    )
+                else:
+                    message = format_lazy(
+                        _("按 {day} 计算年龄为 {age} 周岁，不符合政策规定的年龄（{allowed}）。"),
+                        day=self.as_of,
+                        age=age,
+                        allowed=allowed,
+                    )
                 issues.append(Issue(row, label, "not_eligible", message))
         if not self._regions:
             return

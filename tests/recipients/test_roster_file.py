@@ -498,6 +498,8 @@ def test_a_truncated_or_corrupt_workbook_is_unreadable(simple_xlsx, tmp_path):
     assert error_code(data[: len(data) // 2]) == "file_unreadable"
     corrupt = rewrite_zip(simple_xlsx, tmp_path / "corrupt.xlsx", replace={"xl/workbook.xml": b"<workbook><sheets"})
     assert error_code(corrupt) == "file_unreadable"
+    not_xml = rewrite_zip(simple_xlsx, tmp_path / "not-xml.xlsx", replace={"xl/workbook.xml": b"PK\x00garbage"})
+    assert error_code(not_xml) == "file_unreadable"
 
 
 def test_a_sheet_without_a_recognisable_header_is_refused(tmp_path):

@@ -72,16 +72,21 @@ def known_people_and_accounts(pairs: Sequence[tuple[str, str]]) -> tuple[set[str
     if not pairs:
         return set(), set()
     id_hashes = [person for person, _account in pairs]
-    if connection.vendor == "postgresql":
-        where, params = "r.id_hash = ANY(%s)", [id_hashes]
-    else:
-        where, params = f"r.id_hash IN ({', '.join(['%s'] * len(id_hashes))})", id_hashes
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT r.id_hash, a.account_hash FROM {RECIPIENT} r"
-            f" LEFT JOIN {ACCOUNT} a ON a.recipient_id = r.id WHERE {where}",
-            params,
-        )
+        if connection.vendor == "postgresql":
+            # Joining an unnested array makes PostgreSQL walk the unique index once per hash (about 45 ms for
+            # 5,000 against 10^6 people), where "= ANY(…)" tempts it into a full scan.
+            cursor.execute(
+                f"SELECT r.id_hash, a.account_hash FROM unnest(%s::varchar[]) AS u(h)"
+                f" JOIN {RECIPIENT} r ON r.id_hash = u.h LEFT JOIN {ACCOUNT} a ON a.recipient_id = r.id",
+                [id_hashes],
+            )
+        else:
+            cursor.execute(
+                f"SELECT r.id_hash, a.account_hash FROM {RECIPIENT} r LEFT JOIN {ACCOUNT} a ON a.recipient_id = r.id"
+                f" WHERE r.id_hash IN ({', '.join(['%s'] * len(id_hashes))})",
+                id_hashes,
+            )
         found = cursor.fetchall()
     people = {person for person, _account in found}
     return people, {(person, account) for person, account in found if account is not None} & set(pairs)
@@ -98,6 +103,9 @@ def apply_stage(*, roster_id: int, payout, now) -> dict[str, int]:
     false = "FALSE" if connection.vendor == "postgresql" else "0"
     counts: dict[str, int] = {}
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The staging table was just filled: without statistics the planner guesses the joins blind.
+            cursor.execute(f"ANALYZE {STAGE}")
 
         def run(key: str, sql: str, params: list) -> None:
             cursor.execute(sql, params)
@@ -177,5 +185,11 @@ def apply_stage(*, roster_id: int, payout, now) -> dict[str, int]:
               FROM {STAGE} s JOIN {RECIPIENT} r ON r.id_hash = s.id_hash
               JOIN {ACCOUNT} a ON a.recipient_id = r.id AND a.account_hash = s.account_hash
              WHERE s.roster_id = %s""", [payout.pk, payout.policy_id, payout.period, now, roster_id])  # fmt: skip
+    if connection.vendor == "postgresql" and counts["recipients_created"] + counts["accounts_created"] > 10_000:
+        # A large first import changes the registry's size by orders of magnitude; refresh its statistics now
+        # rather than when autovacuum gets round to it, or the next import plans its look-ups on stale numbers.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {RECIPIENT}")
+            cursor.execute(f"ANALYZE {ACCOUNT}")
     clear_stage(roster_id)
     return counts

@@ -58,29 +58,32 @@ def error_report_xlsx(roster: Roster) -> bytes:
         sheet.write_row(1, 0, [str(error.message), error.code])
         book.close()
         return output.getvalue()
-    columns = sorted(sheet_in.columns.items(), key=lambda item: item[1].index)
-    sheet.write_row(0, 0, ["原行号", *[column.header_text for _key, column in columns], "问题说明"], bold)
+    # Every column of the clerk's own header, recognised or not, in their order: the report is their file,
+    # trimmed to the rows to fix, so it can be corrected and uploaded again.
+    columns = sorted([*sheet_in.columns.values(), *sheet_in.extra_columns], key=lambda column: column.index)
+    last = len(columns) + 1
+    sheet.write_row(0, 0, ["原行号", *[column.header_text for column in columns], "问题说明"], bold)
     out_row = 1
     if problems.get(0):
         # Findings about the file as a whole (its 合计 line disagreeing, say) come first.
         sheet.write_string(out_row, 0, "合计")
-        sheet.write_string(out_row, len(columns) + 1, "；".join(problems[0]))
+        sheet.write_string(out_row, last, "；".join(problems[0]))
         out_row += 1
     for raw in sheet_in.rows():
         found = problems.get(raw.row)
         if not found:
             continue
         sheet.write_number(out_row, 0, raw.row)
-        for i, (key, _column) in enumerate(columns, start=1):
-            value = raw.values.get(key)
-            if value is None:
+        for position, column in enumerate(columns, start=1):
+            value = raw.cells[column.index] if column.index < len(raw.cells) else None
+            if value is None or value == "":
                 continue
             if isinstance(value, str):
                 # Identity and account numbers stay text, so Excel does not eat their digits.
-                sheet.write_string(out_row, i, _safe(value), text)
+                sheet.write_string(out_row, position, _safe(value), text)
             else:
-                sheet.write(out_row, i, value)
-        sheet.write_string(out_row, len(columns) + 1, "；".join(found))
+                sheet.write(out_row, position, value)
+        sheet.write_string(out_row, last, "；".join(found))
         out_row += 1
     book.close()
     return output.getvalue()

@@ -149,6 +149,8 @@ def test_the_clerk_uploads_follows_and_downloads_the_error_report_over_rest(
     sheet = openpyxl.load_workbook(io.BytesIO(report.content), read_only=True).active
     lines = list(sheet.iter_rows(values_only=True))
     assert lines[0][0] == "原行号" and lines[0][-1] == "问题说明"
+    # The clerk's whole header comes back, unrecognised columns (序号, 性别, 备注) included.
+    assert {"序号", "姓名", "身份证号码", "性别", "银行账号", "备注"} <= set(lines[0])
     bad_rows = set(RosterIssue.objects.filter(roster_id=roster_id).values_list("row", flat=True))
     # Row 0 holds findings about the whole file (a 合计 line that disagrees); the report labels it 合计.
     assert {line[0] for line in lines[1:]} == {row or "合计" for row in bad_rows}

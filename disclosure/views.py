@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from django import forms
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -301,3 +301,17 @@ def policy_detail(request, year: int, code: str):
             "is_current": entry.policy_list == current_published_list(),
         },
     )
+
+
+@cache_control(public=True, max_age=300)
+def policy_basis_file(request, year: int, code: str):
+    """The basis document of a published, public policy; the same 404 as the page for anything else."""
+    entry = public_entries(year=year).filter(policy__code=code).first()
+    if entry is None or not entry.basis_file:
+        return _not_found(request)
+    try:
+        handle = entry.basis_file.open("rb")
+    except FileNotFoundError:
+        return _not_found(request)
+    name = entry.basis_file.name.rsplit("/", 1)[-1]
+    return FileResponse(handle, as_attachment=False, filename=name)

@@ -28,3 +28,24 @@ def audit_protection_lifted():
             finally:
                 for _name, create in triggers:
                     cursor.execute(create)
+
+
+@contextlib.contextmanager
+def frozen_policy_rows_unlocked():
+    """Change a published (frozen) policy entry as only a database operator could."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+            try:
+                yield cursor
+            finally:
+                cursor.execute("SET session_replication_role = DEFAULT")
+        else:
+            operation = importlib.import_module("policies.migrations.0002_sqlite_protection").Migration.operations[1]
+            for name, _create in operation.sqlite_triggers:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            try:
+                yield cursor
+            finally:
+                for _name, create in operation.sqlite_triggers:
+                    cursor.execute(create)

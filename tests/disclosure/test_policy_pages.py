@@ -415,3 +415,23 @@ def test_the_header_navigation_offers_the_policy_list(client):
     nav = html.split('aria-label="主导航"', 1)[1].split("</nav>", 1)[0]
     assert '<a href="/policies/" aria-current="page">政策清单</a>' in nav
     assert '<a href="/">首页</a>' in nav
+
+
+def test_a_policy_basis_document_is_served_for_a_public_policy_only(client, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    from tests.db_helpers import frozen_policy_rows_unlocked
+
+    settings.MEDIA_ROOT = tmp_path
+    item = entry(2026, CITY_DIBAO)
+    secret = PolicyEntry.objects.filter(policy_list__year=2026, is_secret=True).first()
+    stored = item.basis_file.storage.save("policy-basis/dibao.pdf", ContentFile(b"%PDF-1.4 basis"))
+    # Published entries are frozen: attach the file as a migration would, behind the trigger's back.
+    with frozen_policy_rows_unlocked():
+        PolicyEntry.objects.filter(pk__in=[item.pk, secret.pk]).update(basis_file=stored)
+    page = client.get(f"/policies/2026/{item.policy.code}/").content.decode()
+    assert f"/policies/2026/{item.policy.code}/basis" in page
+    response = client.get(f"/policies/2026/{item.policy.code}/basis")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"%PDF-1.4 basis"
+    assert client.get(f"/policies/2026/{secret.policy.code}/basis").status_code == 404

@@ -5,17 +5,25 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.services import audit_verify
+from disbursement.models import Payment
 from org.enums import Role
 from org.models import Department, Region, User
+from recipients.models import Roster
 
 
-def test_seed_demo_prints_one_login_per_role_and_can_run_twice(db, capsys):
-    call_command("seed_demo")
+def test_seed_demo_prints_one_login_per_role_and_can_run_twice(db, capsys, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the demo roster's import job runs after commit
+        call_command("seed_demo")
     first = capsys.readouterr().out
-    counts = (User.objects.count(), Department.objects.count(), Region.objects.count())
+    counts = (User.objects.count(), Department.objects.count(), Region.objects.count(), Payment.objects.count())
     call_command("seed_demo")
 
-    assert (User.objects.count(), Department.objects.count(), Region.objects.count()) == counts
+    assert (User.objects.count(), Department.objects.count(), Region.objects.count(), Payment.objects.count()) == counts
+    # A payout whose roster was imported: a newcomer sees draft payments and the rows that were turned away.
+    roster = Roster.objects.get()
+    assert roster.status == "imported"
+    assert roster.valid == Payment.objects.count() > 250
+    assert roster.rejected > 0
     roles = set(User.objects.values_list("role", flat=True))
     assert roles == set(Role.values) - {Role.BANK}
     for user in User.objects.all():

@@ -144,6 +144,8 @@ else:
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 # No broker configured: run tasks in-process so the zero-setup platform still does its jobs.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"  # never used while eager; spares kombu looking for a broker on localhost
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

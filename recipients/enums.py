@@ -12,6 +12,7 @@ class RosterStatus(models.TextChoices):
     IMPORTING = "importing", _("导入中")
     IMPORTED = "imported", _("已导入")
     REJECTED = "rejected", _("文件被拒绝")
+    FAILED = "failed", _("导入失败")
     SUPERSEDED = "superseded", _("已被新名册替换")
 
 

@@ -173,6 +173,11 @@ def roster_import(*, job, progress) -> dict:
     except RosterFileError as error:
         _reject(roster, error)
         raise JobError(error.code, str(error.message)) from None
+    except Exception:
+        # Never leave a roster "importing" behind a job that has ended: say it failed, drop what was staged.
+        Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.FAILED)
+        staging.clear_stage(roster.pk)
+        raise
     declared_total = sheet.declared_total
     if declared_total is not None and declared_total != valid_total:
         # The clerk's own 合计 line disagrees with the rows we accept: worth a look before anyone signs.

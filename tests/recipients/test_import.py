@@ -227,3 +227,19 @@ def test_an_import_run_again_from_the_start_gives_the_same_result(upload, roster
     # As a worker that died after its last step would leave it to a retry: the handler runs again whole.
     roster_import(job=Job.objects.get(pk=roster.job_id), progress=lambda done, total=None: None)
     assert (Payment.objects.count(), Recipient.objects.count(), RosterIssue.objects.count()) == before
+
+
+def test_a_crash_during_import_marks_the_roster_failed_not_importing(upload, roster_file, payout, monkeypatch):
+    from recipients import importing
+
+    path, _rows = roster_file(5)
+
+    def broken(rows):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(importing.staging, "stage_rows", broken)
+    roster = upload(path)
+    assert roster.status == RosterStatus.FAILED
+    assert roster.job.status == JobStatus.FAILED
+    assert roster.job.error_code == "internal_error"
+    assert not Payment.objects.filter(payout=payout).exists()

@@ -33,7 +33,7 @@ from audit.enums import AuditAction
 from audit.services import audit_record
 from org.models import Department
 from policies.enums import Beneficiary, Frequency, PolicyLevel, PolicyStatus, StandardKind
-from policies.fields import entry_snapshot
+from policies.fields import ENTRY_FIELDS, entry_snapshot
 from policies.models import Policy, PolicyEntry, PolicyList
 from policies.services import _apply_values, _create_entry, _lock_list, _require, _require_draft
 from yikatong.domain.errors import DomainError
@@ -454,42 +454,9 @@ class PolicyEntryResource(resources.ModelResource):
 
     class Meta:
         model = PolicyEntry
-        fields = (
-            "code",
-            "name",
-            "short_name",
-            "department",
-            "business_office",
-            "level",
-            "share_central",
-            "share_provincial",
-            "share_municipal",
-            "share_county",
-            "beneficiary",
-            "target_group",
-            "scope",
-            "basis_title",
-            "basis_number",
-            "basis_issuer",
-            "basis_date",
-            "standard_kind",
-            "standard_amount",
-            "standard_unit",
-            "quantity_unit",
-            "frequency",
-            "min_age",
-            "max_age",
-            "eligible_regions",
-            "exclusive_with",
-            "excludes_public_employees",
-            "restrictions",
-            "valid_from",
-            "valid_to",
-            "status",
-            "is_secret",
-            "contact_office",
-            "contact_phone",
-        )
+        # The entry's own fields in their one declared order (policies.fields), after the code; the basis
+        # document is a file, kept in the admin rather than a spreadsheet cell.
+        fields = ("code", *(name for name in ENTRY_FIELDS if name != "basis_file"))
         export_order = fields
         import_id_fields = ("code",)
 

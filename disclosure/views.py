@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from org.models import Department, Region
 from policies.enums import PolicyLevel
+from policies.fields import ENTRY_FIELDS
 from policies.models import PolicyEntry, PolicyList
 from policies.selectors import current_published_list, list_diff, public_entries, published_lists
 
@@ -31,36 +32,9 @@ EXPORT_CONTENT_TYPES = {
 }
 
 # Changed fields whose before/after values mean something to a reader; the rest are named only.
-_DIFF_VALUE_FIELDS = {
-    "name",
-    "short_name",
-    "department",
-    "business_office",
-    "level",
-    "share_central",
-    "share_provincial",
-    "share_municipal",
-    "share_county",
-    "beneficiary",
-    "target_group",
-    "basis_title",
-    "basis_number",
-    "basis_issuer",
-    "basis_date",
-    "standard_kind",
-    "standard_amount",
-    "standard_unit",
-    "quantity_unit",
-    "frequency",
-    "min_age",
-    "max_age",
-    "excludes_public_employees",
-    "valid_from",
-    "valid_to",
-    "status",
-    "contact_office",
-    "contact_phone",
-}
+_DIFF_VALUE_FIELDS = frozenset(ENTRY_FIELDS) - {
+    "scope", "basis_file", "eligible_regions", "exclusive_with", "restrictions", "is_secret",
+}  # fmt: skip
 
 
 def _public_cache(view):

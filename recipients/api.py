@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -22,7 +23,7 @@ class PayoutSerializer(serializers.ModelSerializer):
     policy = serializers.CharField(source="policy.code")
     department = serializers.CharField(source="department.code")
     region = serializers.CharField(source="region.code")
-    draft_payments = serializers.SerializerMethodField()
+    payments = serializers.IntegerField(source="payment_count", read_only=True)
 
     class Meta:
         model = Payout
@@ -39,12 +40,9 @@ class PayoutSerializer(serializers.ModelSerializer):
             "review_due",
             "payment_due",
             "status",
-            "draft_payments",
+            "payments",
             "created_at",
         )
-
-    def get_draft_payments(self, payout) -> int:
-        return payout.payments.count()
 
 
 class RosterSerializer(serializers.ModelSerializer):
@@ -101,7 +99,11 @@ class PayoutViewSet(ReadOnlyModelViewSet):
     filterset_fields = ("period", "status")
 
     def get_queryset(self):
-        return Payout.objects.visible_to(self.request.user).select_related("policy", "department", "region")
+        return (
+            Payout.objects.visible_to(self.request.user)
+            .select_related("policy", "department", "region")
+            .annotate(payment_count=Count("payments"))
+        )
 
     @extend_schema(
         summary="上传名册（异步导入）",

@@ -243,3 +243,14 @@ def test_a_crash_during_import_marks_the_roster_failed_not_importing(upload, ros
     assert roster.job.status == JobStatus.FAILED
     assert roster.job.error_code == "internal_error"
     assert not Payment.objects.filter(payout=payout).exists()
+
+
+def test_the_clerk_lists_their_payouts_with_payment_counts_in_few_queries(
+    login, clerk_a, payout, upload, roster_file, django_assert_max_num_queries
+):
+    path, _rows = roster_file(7)
+    upload(path)
+    client = login(clerk_a)
+    with django_assert_max_num_queries(8):
+        listing = client.get("/api/v1/payouts/").json()
+    assert [(item["code"], item["payments"]) for item in listing["results"]] == [(payout.code, 7)]

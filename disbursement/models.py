@@ -11,6 +11,14 @@ from disbursement.enums import PaymentStatus, PayoutStatus
 from org.scoping import ScopedQuerySet
 
 PERIOD_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+MONEY_COMMITTED = [
+    PaymentStatus.SUBMITTED,
+    PaymentStatus.APPROVED,
+    PaymentStatus.BATCHED,
+    PaymentStatus.SENT,
+    PaymentStatus.PAID,
+    PaymentStatus.FAILED,
+]
 
 
 class Payout(models.Model):
@@ -103,6 +111,14 @@ class Payment(models.Model):
         ordering = ["payout", "row"]
         constraints = [
             models.UniqueConstraint(fields=["payout", "recipient"], name="payment_once_per_payout"),
+            # No 重发: a person holds at most one payment that is on its way to money, or was paid, per policy
+            # and period, across all payouts. Drafts are left out (a duplicate draft is a cross-check finding,
+            # not an import failure), and so are cancelled, stopped and reissued ones (a reissue is a new payment).
+            models.UniqueConstraint(
+                fields=["policy", "period", "recipient"],
+                condition=Q(status__in=MONEY_COMMITTED),
+                name="payment_once_per_policy_period",
+            ),
             models.CheckConstraint(name="payment_amount_positive", condition=Q(amount__gt=0)),
             models.CheckConstraint(name="payment_status_known", condition=Q(status__in=PaymentStatus.values)),
         ]

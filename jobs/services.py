@@ -71,16 +71,30 @@ def job_claim(*, job_id: int) -> bool:
     return updated == 1
 
 
-def job_progress(*, job_id: int, done: int, total: int | None = None) -> None:
+def job_progress(*, job_id: int, done: int, total: int | None = None, attempt: int | None = None) -> None:
     fields: dict[str, Any] = {"progress_done": done, "heartbeat_at": timezone.now()}
     if total is not None:
         fields["progress_total"] = total
-    Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**fields)
+    running = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING)
+    if attempt is not None:
+        # A run that was given up for dead and taken again must not keep the new run's job alive.
+        running = running.filter(attempts=attempt)
+    running.update(**fields)
+
+
+def job_is_current(*, job, lock: bool = True) -> bool:
+    """Whether this run still owns its job (nobody took it again as stale). With ``lock``, the job row stays
+    locked until the caller's transaction ends, so a new run cannot start in between."""
+    rows = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts)
+    if lock:
+        rows = rows.select_for_update()
+    return rows.exists()
 
 
 def _finish(*, job: Job, status: str, counts: dict | None = None, code: str = "", message: str = "") -> bool:
     with transaction.atomic():
-        updated = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        # Only the run that owns the job may end it: a run taken over as stale ends silently.
+        updated = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
             status=status,
             counts=counts or {},
             error_code=code,
@@ -107,7 +121,7 @@ def job_run(*, job_id: int) -> Job | None:
     job = Job.objects.select_related("created_by").get(pk=job_id)
 
     def progress(done: int, total: int | None = None) -> None:
-        job_progress(job_id=job_id, done=done, total=total)
+        job_progress(job_id=job_id, done=done, total=total, attempt=job.attempts)
 
     try:
         counts = handler_for(job.kind)(job=job, progress=progress)

@@ -6,6 +6,7 @@ Safe to run again from the start: it first empties its own staging rows and issu
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from audit.services import audit_record
 from disbursement.enums import PayoutStatus
 from disbursement.models import Payout
 from jobs.registry import JobError, job_handler
+from jobs.services import job_is_current
 from recipients import staging, storage
 from recipients.enums import RosterStatus
 from recipients.models import Roster, RosterIssue
@@ -26,6 +28,8 @@ from recipients.roster_rules import PolicyBounds, RowValidator
 from yikatong import pii
 
 BATCH = 5000
+# What the registry's columns hold; longer text is the row's error (text_too_long), not the import's crash.
+_TEXT_LIMITS = {"name": 64, "bank": 64, "holder_name": 64, "phone": 32}
 
 
 def policy_bounds(payout: Payout) -> PolicyBounds:
@@ -43,8 +47,9 @@ def policy_bounds(payout: Payout) -> PolicyBounds:
 class _Stager:
     """Buffers valid rows; for each batch, encrypts only what the registry does not hold yet."""
 
-    def __init__(self, roster_id: int):
+    def __init__(self, roster_id: int, job):
         self.roster_id = roster_id
+        self.job = job
         self.rows: list = []
         self.hash_id = pii.keyed_hasher(purpose="id_number")
         self.hash_account = pii.keyed_hasher(purpose="account")
@@ -77,9 +82,17 @@ class _Stager:
                 clean.bank or "", clean.holder_name or clean.name, clean.amount, clean.quantity,
                 (clean.township or "")[:64], (clean.village or "")[:64],
             ))  # fmt: skip
-        staging.stage_rows(tuples)
+        with _owning(self.job):
+            staging.stage_rows(tuples)
         self.staged += len(tuples)
         self.rows.clear()
+
+
+class _RowIssue:
+    warning = False
+
+    def __init__(self, *, row: int, column: str, code: str, message: str):
+        self.row, self.column, self.code, self.message = row, column, code, message
 
 
 class _TotalMismatch:
@@ -95,8 +108,9 @@ class _TotalMismatch:
 
 
 class _Issues:
-    def __init__(self, roster_id: int):
+    def __init__(self, roster_id: int, job):
         self.roster_id = roster_id
+        self.job = job
         self.pending: list[RosterIssue] = []
         self.errors = self.warnings = 0
 
@@ -119,7 +133,8 @@ class _Issues:
             self.flush()
 
     def flush(self) -> None:
-        RosterIssue.objects.bulk_create(self.pending)
+        with _owning(self.job):
+            RosterIssue.objects.bulk_create(self.pending)
         self.pending.clear()
 
 
@@ -139,59 +154,97 @@ def _reject(roster: Roster, error: RosterFileError) -> None:
         )
 
 
+class _Superseded(Exception):
+    """This run was given up for dead and the job taken again: stop without touching anything."""
+
+
+@contextmanager
+def _owning(job):
+    # Every write of a run happens in a transaction holding the job row, after checking that the run still owns
+    # the job: a run taken over as stale can then neither stage rows nor apply them behind the new run's back.
+    with transaction.atomic():
+        if not job_is_current(job=job):
+            raise _Superseded
+        yield
+
+
+def _length_issues(clean, columns) -> list:
+    """Text longer than the registry keeps is an error of the row, never a crash of the whole import."""
+    found = []
+    for key, limit in _TEXT_LIMITS.items():
+        value = getattr(clean, key) or ""
+        if len(value) > limit:
+            column = columns.get(key)
+            found.append(
+                _RowIssue(
+                    row=clean.row,
+                    column=column.header_text if column else key,
+                    code="text_too_long",
+                    message=_("内容过长：最多 %(n)s 个字符。") % {"n": limit},
+                )
+            )
+    return found
+
+
 @job_handler("roster.import")
 def roster_import(*, job, progress) -> dict:
     roster = Roster.objects.select_related("payout__policy_entry", "uploaded_by").get(pk=job.params["roster_id"])
-    staging.clear_stage(roster.pk)
-    RosterIssue.objects.filter(roster=roster).delete()
-    Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.IMPORTING)
-    stager, issues = _Stager(roster.pk), _Issues(roster.pk)
-    rows_read = rejected = 0
-    valid_total = Decimal("0")
     try:
-        with open_roster(
-            storage.load(roster.stored_file),
-            filename=roster.filename,
-            max_bytes=settings.MAX_UPLOAD_MB * 1024 * 1024,
-            max_rows=settings.ROSTER_MAX_ROWS,
-        ) as sheet:
-            validator = RowValidator(sheet.columns, policy_bounds(roster.payout))
-            for raw in sheet.rows():
-                rows_read += 1
-                clean, found = validator.validate(raw)
-                for issue in found:
-                    issues.add(issue)
-                if clean is None:
-                    rejected += 1
-                else:
-                    stager.add(clean)
-                    valid_total += clean.amount
-                if rows_read % BATCH == 0:
-                    progress(rows_read)
-        stager.flush()
-        issues.flush()
+        with _owning(job):
+            staging.clear_stage(roster.pk)
+            RosterIssue.objects.filter(roster=roster).delete()
+            Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.IMPORTING)
+        return _import(roster=roster, job=job, progress=progress)
+    except _Superseded:
+        raise JobError("superseded", _("该导入已由新的任务接手。")) from None
     except RosterFileError as error:
         _reject(roster, error)
         raise JobError(error.code, str(error.message)) from None
     except Exception:
         # Never leave a roster "importing" behind a job that has ended: say it failed, drop what was staged.
-        Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.FAILED)
-        staging.clear_stage(roster.pk)
+        with transaction.atomic():
+            if job_is_current(job=job):
+                Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.FAILED)
+                staging.clear_stage(roster.pk)
         raise
-    declared_total = sheet.declared_total
+
+
+def _import(*, roster: Roster, job, progress) -> dict:
+    stager, issues = _Stager(roster.pk, job), _Issues(roster.pk, job)
+    rows_read = rejected = 0
+    valid_total = Decimal("0")
+    with open_roster(
+        storage.load(roster.stored_file),
+        filename=roster.filename,
+        max_bytes=settings.MAX_UPLOAD_MB * 1024 * 1024,
+        max_rows=settings.ROSTER_MAX_ROWS,
+    ) as sheet:
+        validator = RowValidator(sheet.columns, policy_bounds(roster.payout))
+        for raw in sheet.rows():
+            rows_read += 1
+            clean, found = validator.validate(raw)
+            if clean is not None:
+                too_long = _length_issues(clean, sheet.columns)
+                if too_long:
+                    found, clean = [*found, *too_long], None
+            for issue in found:
+                issues.add(issue)
+            if clean is None:
+                rejected += 1
+            else:
+                stager.add(clean)
+                valid_total += clean.amount
+            if rows_read % BATCH == 0:
+                progress(rows_read)
+        declared_total = sheet.declared_total
+    stager.flush()
     if declared_total is not None and declared_total != valid_total:
         # The clerk's own 合计 line disagrees with the rows we accept: worth a look before anyone signs.
-        issues.add(
-            _TotalMismatch(
-                row=getattr(sheet, "footer_row", 0) or 0,
-                declared=declared_total,
-                accepted=valid_total,
-                rejected=rejected,
-            )
-        )
-        issues.flush()
+        issues.add(_TotalMismatch(row=0, declared=declared_total, accepted=valid_total, rejected=rejected))
+    issues.flush()
     counts = _finish(
         roster=roster,
+        job=job,
         rows_read=rows_read,
         rejected=rejected,
         valid=stager.staged,
@@ -206,6 +259,7 @@ def roster_import(*, job, progress) -> dict:
 def _finish(
     *,
     roster: Roster,
+    job,
     rows_read: int,
     rejected: int,
     valid: int,
@@ -213,33 +267,36 @@ def _finish(
     valid_total: Decimal,
     declared_total: Decimal | None,
 ) -> dict:
-    with transaction.atomic():
+    counts = {
+        "rows_read": rows_read,
+        "valid": valid,
+        "rejected": rejected,
+        "warnings": warnings,
+        "valid_total": f"{valid_total:.2f}",
+    }
+    result = {
+        "rows_read": rows_read,
+        "valid": valid,
+        "rejected": rejected,
+        "warnings": warnings,
+        "valid_total": valid_total,
+        "declared_total": declared_total,
+    }
+    with _owning(job):
         payout = Payout.objects.select_for_update().get(pk=roster.payout_id)
         if payout.status != PayoutStatus.DRAFT:
-            staging.clear_stage(roster.pk)
             raise JobError("payout_not_draft", _("发放项目已提交，不能再替换名册。"))
-        now = timezone.now()
+        if Roster.objects.filter(payout=payout, pk__gt=roster.pk, status=RosterStatus.IMPORTED).exists():
+            # A later upload finished first: it stands, and this older file replaces nothing.
+            Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.SUPERSEDED, **result)
+            staging.clear_stage(roster.pk)
+            return {**counts, "superseded_by_newer": True}
         Roster.objects.filter(payout=payout, status=RosterStatus.IMPORTED).exclude(pk=roster.pk).update(
             status=RosterStatus.SUPERSEDED
         )
-        applied = staging.apply_stage(roster_id=roster.pk, payout=payout, now=now)
-        Roster.objects.filter(pk=roster.pk).update(
-            status=RosterStatus.IMPORTED,
-            rows_read=rows_read,
-            valid=valid,
-            rejected=rejected,
-            warnings=warnings,
-            valid_total=valid_total,
-            declared_total=declared_total,
-        )
-        counts = {
-            "rows_read": rows_read,
-            "valid": valid,
-            "rejected": rejected,
-            "warnings": warnings,
-            "valid_total": f"{valid_total:.2f}",
-            **applied,
-        }
+        applied = staging.apply_stage(roster_id=roster.pk, payout=payout, now=timezone.now())
+        Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.IMPORTED, **result)
+        counts.update(applied)
         audit_record(
             acting_user=roster.uploaded_by,
             action=AuditAction.ROSTER_IMPORT,

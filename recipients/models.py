@@ -130,6 +130,8 @@ class Roster(models.Model):
 
     objects = ScopedQuerySet.as_manager()
     scope_department_field = "department"
+    # A township's staff see their township's rosters only: the error report holds full ID numbers.
+    scope_region_field = "payout__region__code"
 
     class Meta:
         verbose_name = _("名册")

@@ -22,6 +22,7 @@ STAGE_COLUMNS = (
     "township_name", "village_name",
 )  # fmt: skip
 _BINARY = {"id_cipher", "account_cipher"}
+_REGISTRY_LOCK_KEY = 0x59_4B_54_52  # "YKTR"
 _NULLABLE = ("id_cipher", "account_cipher", "quantity")
 
 STAGE = RosterStage._meta.db_table
@@ -104,6 +105,9 @@ def apply_stage(*, roster_id: int, payout, now) -> dict[str, int]:
     counts: dict[str, int] = {}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # One import at a time changes the registry: two rosters naming the same person with two new
+            # accounts would otherwise both make theirs "current" (SQLite serialises writers anyway).
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REGISTRY_LOCK_KEY])
             # The staging table was just filled: without statistics the planner guesses the joins blind.
             cursor.execute(f"ANALYZE {STAGE}")
 

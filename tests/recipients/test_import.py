@@ -217,15 +217,24 @@ def test_too_many_rows_rejects_the_file_and_keeps_the_earlier_drafts(upload, ros
     assert not RosterStage.objects.exists()
 
 
-def test_an_import_run_again_from_the_start_gives_the_same_result(upload, roster_file, payout):
+def test_an_import_run_again_from_the_start_gives_the_same_result(upload, roster_file, payout, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
     from jobs.models import Job
-    from recipients.importing import roster_import
+    from jobs.services import jobs_requeue_stale
 
     path, _rows = roster_file(12, error_rate=0.2, seed=4)
     roster = upload(path)
     before = (Payment.objects.count(), Recipient.objects.count(), RosterIssue.objects.count())
-    # As a worker that died after its last step would leave it to a retry: the handler runs again whole.
-    roster_import(job=Job.objects.get(pk=roster.job_id), progress=lambda done, total=None: None)
+    # As a worker that died just before reporting would leave it: still "running", heartbeat long gone.
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 5)
+    Job.objects.filter(pk=roster.job_id).update(status="running", heartbeat_at=long_ago)
+    assert jobs_requeue_stale() == [roster.job_id]  # runs again here (eager tasks), from the start
+
+    job = Job.objects.get(pk=roster.job_id)
+    assert (job.status, job.attempts) == ("succeeded", 2)
     assert (Payment.objects.count(), Recipient.objects.count(), RosterIssue.objects.count()) == before
 
 
@@ -254,3 +263,96 @@ def test_the_clerk_lists_their_payouts_with_payment_counts_in_few_queries(
     with django_assert_max_num_queries(8):
         listing = client.get("/api/v1/payouts/").json()
     assert [(item["code"], item["payments"]) for item in listing["results"]] == [(payout.code, 7)]
+
+
+def test_the_database_refuses_a_second_committed_payment_for_one_policy_and_period(
+    upload, roster_file, payout, clerk_a, county, published_policy, django_capture_on_commit_callbacks
+):
+    from django.db import IntegrityError, transaction
+
+    from disbursement.services import payout_create
+
+    path, _rows = roster_file(3)
+    upload(path)
+    second = payout_create(
+        acting_user=clerk_a,
+        policy=published_policy,
+        period="2026-11",
+        region=county,
+        budget_document="补充",
+        budget_amount=payout.budget_amount,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_upload(acting_user=clerk_a, payout=second, filename=path.name, data=path.read_bytes())
+    # Drafts may repeat (a cross-check flags them); money on its way may not.
+    assert Payment.objects.filter(payout=second).count() == 3
+    Payment.objects.filter(payout=payout).update(status="submitted")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.filter(payout=second).update(status="submitted")
+    assert Payment.objects.filter(payout=second, status="draft").count() == 3
+
+
+def test_a_township_clerk_cannot_read_another_townships_roster(
+    login, township_clerk, clerk_a, payout, upload, roster_file
+):
+    path, _rows = roster_file(3)
+    roster = upload(path)  # a county-wide payout of department A, not the clerk's township
+    client = login(township_clerk)
+    assert client.get(f"/api/v1/rosters/{roster.pk}/").status_code == 404
+    assert client.get(f"/api/v1/rosters/{roster.pk}/error-report/").status_code == 404
+
+
+def test_an_older_upload_finishing_last_does_not_replace_a_newer_one(
+    upload, roster_file, payout, clerk_a, django_capture_on_commit_callbacks
+):
+    from jobs.models import Job
+    from jobs.services import job_run
+
+    big, _ = roster_file(9, name="v1.xlsx", seed=1)
+    small, _ = roster_file(4, name="v2.xlsx", seed=2)
+    with django_capture_on_commit_callbacks(execute=False):  # v1 is uploaded but its worker is slow
+        older = roster_upload(acting_user=clerk_a, payout=payout, filename=big.name, data=big.read_bytes())
+    newer = upload(small)
+    job_run(job_id=older.job_id)  # v1 finishes last
+
+    older.refresh_from_db()
+    assert older.status == RosterStatus.SUPERSEDED
+    assert newer.status == RosterStatus.IMPORTED
+    assert set(Payment.objects.filter(payout=payout).values_list("roster_id", flat=True)) == {newer.pk}
+    assert Job.objects.get(pk=older.job_id).counts["superseded_by_newer"] is True
+
+
+def test_a_run_taken_over_as_stale_writes_nothing(
+    upload, roster_file, payout, clerk_a, django_capture_on_commit_callbacks
+):
+    from jobs.models import Job
+    from jobs.registry import JobError
+    from jobs.services import job_claim
+    from recipients.importing import roster_import
+
+    path, _rows = roster_file(5)
+    with django_capture_on_commit_callbacks(execute=False):
+        roster = roster_upload(acting_user=clerk_a, payout=payout, filename=path.name, data=path.read_bytes())
+    assert job_claim(job_id=roster.job_id)
+    old_run = Job.objects.get(pk=roster.job_id)
+    Job.objects.filter(pk=roster.job_id).update(attempts=old_run.attempts + 1)  # another worker took it over
+    with pytest.raises(JobError) as caught:
+        roster_import(job=old_run, progress=lambda done, total=None: None)
+    assert caught.value.code == "superseded"
+    assert not Payment.objects.exists()
+    roster.refresh_from_db()
+    assert roster.status == RosterStatus.UPLOADED
+
+
+def test_text_longer_than_the_registry_keeps_is_a_row_error(upload, tmp_path, roster_file):
+    from bench import synth
+
+    _path, rows = roster_file(3)
+    rows = [dict(row) for row in rows]
+    rows[1]["姓名"] = "名" * 70
+    path = tmp_path / "long.xlsx"
+    synth.write_roster_xlsx(rows, path)
+    roster = upload(path)
+    issue = RosterIssue.objects.get(roster=roster, code="text_too_long")
+    assert (issue.row, issue.column) == (5, "姓名")
+    assert (roster.valid, roster.rejected) == (2, 1)

@@ -228,7 +228,7 @@ def policy_export(request, year: int, fmt: str):
     from policies.exchange import export_entries
 
     _form, entries, _filters = _filtered(request, chosen)
-    content = export_entries(_without_secret_references(list(entries), chosen.year), fmt)
+    content = export_entries(_without_secret_references(list(entries), chosen.year), fmt, public=True)
     response = HttpResponse(content, content_type=EXPORT_CONTENT_TYPES[fmt])
     filename = _("%(year)s年惠民惠农财政补贴政策清单.%(ext)s") % {"year": chosen.year, "ext": fmt}
     # The ASCII name is for clients that predate RFC 6266; every current browser takes filename*.

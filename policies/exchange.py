@@ -406,6 +406,9 @@ _STANDARD_ALIASES = {
 }
 
 
+_CLASSIFIED_HEADER = "涉密"
+
+
 class PolicyEntryResource(resources.ModelResource):
     """One list entry per row, under Chinese headers. Import through ``policy_list_import`` only."""
 
@@ -448,7 +451,7 @@ class PolicyEntryResource(resources.ModelResource):
     valid_from = _column("valid_from", "执行起始日", DateWidget())
     valid_to = _column("valid_to", "执行截止日", DateWidget())
     status = _column("status", "执行状态", ChoiceWidget(PolicyStatus, default=PolicyStatus.ACTIVE))
-    is_secret = _column("is_secret", "涉密", YesNoWidget())
+    is_secret = _column("is_secret", _CLASSIFIED_HEADER, YesNoWidget())
     contact_office = _column("contact_office", "咨询科室")
     contact_phone = _column("contact_phone", "咨询电话")
 
@@ -494,19 +497,22 @@ _SHARES = ("share_central", "share_provincial", "share_municipal", "share_county
 # --- Export ------------------------------------------------------------------------------------
 
 
-def export_entries(entries: Iterable[PolicyEntry], fmt: str) -> bytes:
+def export_entries(entries: Iterable[PolicyEntry], fmt: str, *, public: bool = False) -> bytes:
     """The entries as an .xlsx workbook or a UTF-8 (with BOM, for Excel) .csv file, in the given order.
 
     Every text cell that a spreadsheet could run as a formula is prefixed with "'"; numbers and dates
     stay numbers and dates in xlsx. This function exports exactly what it is given: leaving out secret
     (涉密) entries, or another department's, is the caller's job (public callers pass
-    ``policies.selectors.public_entries(...)``).
+    ``policies.selectors.public_entries(...)``). ``public`` also drops the 涉密 column, which says nothing to
+    the public (it would only ever read 否) and belongs to the internal list.
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of {EXPORT_FORMATS}.")
     if isinstance(entries, QuerySet):
         entries = entries.select_related("policy", "department")
     dataset = PolicyEntryResource().export(queryset=entries)
+    if public:
+        del dataset[_CLASSIFIED_HEADER]
     dataset.title = "政策清单"
     if fmt == "xlsx":
         return dataset.export("xlsx")

@@ -180,3 +180,10 @@ def test_a_public_policy_does_not_reveal_the_code_of_a_secret_policy_it_excludes
         assert [record["政策编码"] for record in records] == ["MZ-92"]
         assert records[0]["不得同时享受的政策编码"] == public_code
         assert "MZ-91" not in " ".join(str(cell) for cell in _all_cells(records))
+
+
+def test_public_downloads_leave_out_the_internal_secrecy_column(client):
+    text = client.get("/policies/2026/export.csv").content.decode("utf-8-sig")
+    header = text.splitlines()[0].split(",")
+    assert "涉密" not in header
+    assert "政策编码" in header and "补贴标准（元）" in header

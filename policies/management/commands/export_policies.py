@@ -51,7 +51,7 @@ class Command(BaseCommand):
             )
         count = entries.count()
         try:
-            path.write_bytes(export_entries(entries, fmt))
+            path.write_bytes(export_entries(entries, fmt, public=options["public"]))
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"{year}: {count} entries written to {path}. / 已导出 {count} 条。"))

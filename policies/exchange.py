@@ -38,27 +38,20 @@ from policies.models import Policy, PolicyEntry, PolicyList
 from policies.services import _apply_values, _create_entry, _lock_list, _require, _require_draft
 from yikatong.domain.errors import DomainError
 from yikatong.domain.money import parse_amount
+from yikatong.spreadsheet import FORMULA_START, escape_formula
 
 EXPORT_FORMATS = ("xlsx", "csv")
 MAX_ROWS = 5000  # a county list has 50–150 policies; anything far larger is the wrong file
 _HEADER_SEARCH_ROWS = 20  # how far down a title block may push the header row
 
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 # --- Cells -------------------------------------------------------------------------------------
-
-
-def escape_formula(text: str) -> str:
-    """Make a text cell inert in Excel/WPS: a leading formula character gets a "'" in front."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _unescape_formula(text: str) -> str:
     # What escape_formula added comes off again on import, so an exported file re-imports unchanged.
     # ("\n" too: XML hands a carriage return in an xlsx cell back as a line feed.)
-    return text[1:] if text.startswith("'") and text[1:].startswith((*_FORMULA_START, "\n")) else text
+    return text[1:] if text.startswith("'") and text[1:].startswith((*FORMULA_START, "\n")) else text
 
 
 def _number_text(value: float) -> str:

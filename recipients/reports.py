@@ -11,15 +11,7 @@ import xlsxwriter
 from recipients import storage
 from recipients.models import Roster, RosterIssue
 from recipients.roster_file import RosterFileError, open_roster
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe(value):
-    # The clerk's own text goes back into Excel: never let it become a formula.
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+from yikatong.spreadsheet import escape_formula
 
 
 def error_report_filename(roster: Roster) -> str:
@@ -80,7 +72,7 @@ def error_report_xlsx(roster: Roster) -> bytes:
                 continue
             if isinstance(value, str):
                 # Identity and account numbers stay text, so Excel does not eat their digits.
-                sheet.write_string(out_row, position, _safe(value), text)
+                sheet.write_string(out_row, position, escape_formula(value), text)
             else:
                 sheet.write(out_row, position, value)
         sheet.write_string(out_row, last, "；".join(found))

@@ -356,3 +356,19 @@ def test_text_longer_than_the_registry_keeps_is_a_row_error(upload, tmp_path, ro
     issue = RosterIssue.objects.get(roster=roster, code="text_too_long")
     assert (issue.row, issue.column) == (5, "姓名")
     assert (roster.valid, roster.rejected) == (2, 1)
+
+
+def test_the_error_report_never_hands_back_a_formula(login, clerk_a, upload, roster_file, tmp_path):
+    from bench import synth
+
+    _path, rows = roster_file(3)
+    rows = [dict(row) for row in rows]
+    rows[0]["姓名"] = "@SUM(1+1)*cmd"  # a text cell that Excel would run if handed back as typed
+    rows[0]["身份证号码"] = rows[0]["身份证号码"][:-1] + ("0" if rows[0]["身份证号码"][-1] != "0" else "1")
+    path = tmp_path / "formula.xlsx"
+    synth.write_roster_xlsx(rows, path)
+    roster = upload(path)
+    report = login(clerk_a).get(f"/api/v1/rosters/{roster.pk}/error-report/")
+    lines = list(openpyxl.load_workbook(io.BytesIO(report.content), read_only=True).active.iter_rows(values_only=True))
+    first_row = next(line for line in lines if line[0] == 4)  # below a title, a 填报单位 line and the header
+    assert first_row[lines[0].index("姓名")] == "'" + rows[0]["姓名"]

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 
 from org.models import Department, Region
 from policies.enums import PolicyLevel
-from policies.fields import ENTRY_FIELDS
+from policies.fields import ENTRY_FIELDS, display_value, field_label
 from policies.models import PolicyEntry, PolicyList
 from policies.selectors import current_published_list, list_diff, public_entries, published_lists
 
@@ -128,19 +128,6 @@ class PublicDiff:
         return not (self.added or self.withdrawn or self.changed)
 
 
-def _display(name: str, value: Any, departments: dict[str, str]) -> str:
-    if value is None or value == "":
-        return "—"
-    if name == "department":
-        return departments.get(value, value)
-    if isinstance(value, bool):
-        return _("是") if value else _("否")
-    model_field = PolicyEntry._meta.get_field(name)
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    return str(value)
-
-
 def _public_diff(policy_list: PolicyList) -> PublicDiff:
     """``list_diff`` as the public may see it: a secret entry is neither added, withdrawn nor changed.
 
@@ -165,10 +152,10 @@ def _public_diff(policy_list: PolicyList) -> PublicDiff:
                 entry=entry,
                 changes=[
                     {
-                        "label": PolicyEntry._meta.get_field(name).verbose_name,
+                        "label": field_label(name),
                         "show_values": name in _DIFF_VALUE_FIELDS,
-                        "before": _display(name, before, departments),
-                        "after": _display(name, after, departments),
+                        "before": display_value(name, before, departments),
+                        "after": display_value(name, after, departments),
                     }
                     for name, before, after in changes
                 ],

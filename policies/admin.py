@@ -15,9 +15,10 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from org.admin_mixins import ScopedAdminMixin
+from org.models import Department
 from policies.enums import ListStatus, ProposalKind, ProposalStatus
 from policies.exchange import export_entries, policy_list_import
-from policies.fields import ENTRY_FIELDS, entry_snapshot
+from policies.fields import ENTRY_FIELDS, display_value, entry_snapshot, field_label
 from policies.forms import PolicyEntryForm, ProposalEntryForm, ProposalForm
 from policies.models import PolicyEntry, PolicyList, PolicyProposal
 from policies.selectors import entries_visible_to, list_diff
@@ -42,16 +43,6 @@ def _entry_values(form) -> dict:
     values = {name: form.cleaned_data[name] for name in ENTRY_FIELDS if name in form.cleaned_data}
     values["department_id"] = values.pop("department").pk
     return values
-
-
-def _readable(name: str, value) -> tuple[str, object]:
-    """A field's Chinese label and its value as a person reads it (choice labels, 是/否)."""
-    field = PolicyEntry._meta.get_field(name)
-    if isinstance(value, bool):
-        return field.verbose_name, _("是") if value else _("否")
-    if field.choices and value is not None:
-        return field.verbose_name, dict(field.choices).get(value, value)
-    return field.verbose_name, value
 
 
 class StartListForm(forms.Form):
@@ -238,8 +229,15 @@ class PolicyListAdmin(admin.ModelAdmin):
             raise PermissionDenied
         policy_list = get_object_or_404(PolicyList, pk=pk)
         diff = list_diff(policy_list, entries=entries_visible_to(request.user))
+        departments = dict(Department.objects.values_list("code", "name"))
         changed = [
-            (entry, [(*_readable(name, old), _readable(name, new)[1]) for name, old, new in changes])
+            (
+                entry,
+                [
+                    (field_label(name), display_value(name, old, departments), display_value(name, new, departments))
+                    for name, old, new in changes
+                ],
+            )
             for entry, changes in diff.changed
         ]
         return TemplateResponse(
@@ -419,7 +417,8 @@ class PolicyProposalAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def payload_table(self, obj):
         from django.utils.html import format_html_join
 
-        rows = [_readable(key, value) for key, value in obj.payload.items()]
+        departments = dict(Department.objects.values_list("code", "name"))
+        rows = [(field_label(key), display_value(key, value, departments)) for key, value in obj.payload.items()]
         return format_html_join("", "<div><strong>{}</strong>：{}</div>", rows) or "-"
 
     def has_change_permission(self, request, obj=None) -> bool:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models.fields.files import FieldFile
+from django.utils.translation import gettext_lazy as _
 
 ENTRY_FIELDS = (
     "name",
@@ -65,6 +66,31 @@ def entry_snapshot(entry) -> dict[str, Any]:
         else:
             values[name] = _plain(getattr(entry, name))
     return values
+
+
+def field_label(name: str) -> str:
+    """The Chinese label of an entry field."""
+    from policies.models import PolicyEntry
+
+    return str(PolicyEntry._meta.get_field(name).verbose_name)
+
+
+def display_value(name: str, value: Any, departments: dict[str, str] | None = None) -> str:
+    """A snapshot value (see ``entry_snapshot``) as a person reads it: choice labels, 是/否, department names."""
+    from policies.models import PolicyEntry
+
+    if value is None or value == "" or value == []:
+        return "—"
+    if name == "department":
+        return (departments or {}).get(value, value)
+    if isinstance(value, bool):
+        return str(_("是") if value else _("否"))
+    if isinstance(value, list):
+        return "、".join(str(item) for item in value)
+    model_field = PolicyEntry._meta.get_field(name)
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    return str(value)
 
 
 def entry_copy_values(entry) -> dict[str, Any]:

@@ -174,3 +174,20 @@ def test_the_admin_export_of_a_clerk_holds_only_their_departments_policies(login
     text = response.content.decode("utf-8-sig")
     assert "高龄津贴（80—89周岁）" in text
     assert "耕地地力保护补贴" not in text
+
+
+def test_the_admin_diff_reads_in_chinese(login, finance_admin, finance_reviewer, list_2026):
+    from policies.services import policy_entry_update
+
+    login(finance_admin).post(f"/admin/policies/policylist/{list_2026.pk}/submit/")
+    login(finance_reviewer).post(f"/admin/policies/policylist/{list_2026.pk}/publish/")
+    login(finance_admin).post("/admin/policies/policylist/start/", {"year": 2027})
+    list_2027 = PolicyList.objects.get(year=2027)
+    entry = list_2027.entries.get(policy__code="MZ-01")
+    policy_entry_update(
+        acting_user=finance_admin, entry=entry, values={"frequency": "yearly", "excludes_public_employees": True}
+    )
+    page = login(finance_admin).get(f"/admin/policies/policylist/{list_2027.pk}/diff/").content.decode()
+    assert "发放频次" in page and "按月" in page and "按年" in page
+    assert "财政供养人员不得享受" in page and "否" in page and "是" in page
+    assert "yearly" not in page and "True" not in page

@@ -24,7 +24,7 @@ from recipients import staging, storage
 from recipients.enums import RosterStatus
 from recipients.models import Roster, RosterIssue
 from recipients.roster_file import RosterFileError, open_roster
-from recipients.roster_rules import PolicyBounds, RowValidator
+from recipients.roster_rules import Issue, PolicyBounds, RowValidator
 from yikatong import pii
 
 BATCH = 5000
@@ -86,25 +86,6 @@ class _Stager:
             staging.stage_rows(tuples)
         self.staged += len(tuples)
         self.rows.clear()
-
-
-class _RowIssue:
-    warning = False
-
-    def __init__(self, *, row: int, column: str, code: str, message: str):
-        self.row, self.column, self.code, self.message = row, column, code, message
-
-
-class _TotalMismatch:
-    code = "total_mismatch"
-    column = "合计"
-    warning = True
-
-    def __init__(self, *, row: int, declared: Decimal, accepted: Decimal, rejected: int):
-        self.row = row
-        self.message = _(
-            "合计行金额 %(declared)s 元与有效行合计 %(accepted)s 元不一致（另有 %(rejected)s 行未通过校验）。"
-        ) % {"declared": f"{declared:.2f}", "accepted": f"{accepted:.2f}", "rejected": rejected}
 
 
 class _Issues:
@@ -176,11 +157,11 @@ def _length_issues(clean, columns) -> list:
         if len(value) > limit:
             column = columns.get(key)
             found.append(
-                _RowIssue(
-                    row=clean.row,
-                    column=column.header_text if column else key,
-                    code="text_too_long",
-                    message=_("内容过长：最多 %(n)s 个字符。") % {"n": limit},
+                Issue(
+                    clean.row,
+                    column.header_text if column else key,
+                    "text_too_long",
+                    _("内容过长：最多 %(n)s 个字符。") % {"n": limit},
                 )
             )
     return found
@@ -240,7 +221,11 @@ def _import(*, roster: Roster, job, progress) -> dict:
     stager.flush()
     if declared_total is not None and declared_total != valid_total:
         # The clerk's own 合计 line disagrees with the rows we accept: worth a look before anyone signs.
-        issues.add(_TotalMismatch(row=0, declared=declared_total, accepted=valid_total, rejected=rejected))
+        message = _(
+            "合计行金额 %(declared)s 元与有效行合计 %(accepted)s 元不一致（另有 %(rejected)s 行未通过校验）。"
+        ) % {"declared": f"{declared_total:.2f}", "accepted": f"{valid_total:.2f}", "rejected": rejected}
+        # Row 0: the file as a whole (the error report labels it 合计).
+        issues.add(Issue(0, "合计", "total_mismatch", message, warning=True))
     issues.flush()
     counts = _finish(
         roster=roster,

@@ -372,3 +372,19 @@ def test_the_error_report_never_hands_back_a_formula(login, clerk_a, upload, ros
     lines = list(openpyxl.load_workbook(io.BytesIO(report.content), read_only=True).active.iter_rows(values_only=True))
     first_row = next(line for line in lines if line[0] == 4)  # below a title, a 填报单位 line and the header
     assert first_row[lines[0].index("姓名")] == "'" + rows[0]["姓名"]
+
+
+def test_a_total_line_that_disagrees_with_the_accepted_rows_is_a_warning(upload, roster_file, synth_county, tmp_path):
+    from bench import synth
+
+    # Without typed quirks: Excel's 合计 would skip an amount typed as text ("100元"), and rightly be flagged.
+    clean = tmp_path / "clean.xlsx"
+    synth.write_roster_xlsx(synth.iter_roster_rows(11, synth_county, 10, quirks=False), clean)
+    assert not RosterIssue.objects.filter(roster=upload(clean), code="total_mismatch").exists()
+
+    flawed, _rows = roster_file(40, error_rate=0.3, seed=8, name="flawed.xlsx")
+    roster = upload(flawed)
+    issue = RosterIssue.objects.get(roster=roster, code="total_mismatch")
+    assert (issue.row, issue.column, issue.warning) == (0, "合计", True)
+    assert f"{roster.valid_total:.2f}" in issue.message
+    assert roster.declared_total is not None and roster.declared_total != roster.valid_total

@@ -388,3 +388,13 @@ def test_a_total_line_that_disagrees_with_the_accepted_rows_is_a_warning(upload,
     assert (issue.row, issue.column, issue.warning) == (0, "合计", True)
     assert f"{roster.valid_total:.2f}" in issue.message
     assert roster.declared_total is not None and roster.declared_total != roster.valid_total
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_stored(payout, clerk_a, settings):
+    from django.core.exceptions import ValidationError
+
+    settings.MAX_UPLOAD_MB = 1
+    with pytest.raises(ValidationError) as caught:
+        roster_upload(acting_user=clerk_a, payout=payout, filename="big.csv", data=b"x" * (1024 * 1024 + 1))
+    assert caught.value.code == "file_too_large"
+    assert not Roster.objects.exists()

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class PayoutStatus(models.TextChoices):
     DRAFT = "draft", _("名册准备中")
+    SUBMITTED = "submitted", _("已提交审核")
 
 
 class PaymentStatus(models.TextChoices):

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "policies",
     "recipients",
     "disbursement",
+    "checks",
     "banks",
     "disclosure",
 ]

@@ -1,0 +1,1 @@
+"""Check runs (job kind checks.run)."""

@@ -1,0 +1,1 @@
+"""Reference data import (job kind reference.import)."""

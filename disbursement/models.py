@@ -21,6 +21,11 @@ MONEY_COMMITTED = [
 ]
 
 
+def payment_ref(payout_code: str, row: int) -> str:
+    """The reference a payment goes by outside the platform (reports, bank files): payout code and roster row."""
+    return f"{payout_code}-{row:06d}"
+
+
 class Payout(models.Model):
     code = models.SlugField(_("项目编号"), max_length=40, unique=True)
     policy = models.ForeignKey(

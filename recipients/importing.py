@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit.enums import AuditAction
 from audit.services import audit_record
+from checks.services import queue_run
 from disbursement.enums import PayoutStatus
 from disbursement.models import Payout
 from jobs.registry import JobError, job_handler
@@ -282,6 +283,9 @@ def _finish(
         applied = staging.apply_stage(roster_id=roster.pk, payout=payout, now=timezone.now())
         Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.IMPORTED, **result)
         counts.update(applied)
+        # New payments are checked at once: the run is queued now and starts when this transaction commits.
+        run = queue_run(acting_user=roster.uploaded_by, payout=payout)
+        counts["check_run"] = run.pk
         audit_record(
             acting_user=roster.uploaded_by,
             action=AuditAction.ROSTER_IMPORT,

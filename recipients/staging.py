@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection
 
+from checks.models import Finding
 from disbursement.models import Payment
 from org.models import Region
 from recipients.models import Recipient, RecipientAccount, RecipientChange, RosterStage
@@ -30,6 +31,7 @@ RECIPIENT = Recipient._meta.db_table
 ACCOUNT = RecipientAccount._meta.db_table
 CHANGE = RecipientChange._meta.db_table
 PAYMENT = Payment._meta.db_table
+FINDING = Finding._meta.db_table
 REGION = Region._meta.db_table
 
 
@@ -178,7 +180,11 @@ def apply_stage(*, roster_id: int, payout, now) -> dict[str, int]:
              WHERE {RECIPIENT}.id = m.recipient_id
                AND ({RECIPIENT}.village_id IS NULL OR {RECIPIENT}.village_id <> m.village_id)""",
                        [region_prefix, roster_id])  # fmt: skip
-        run("drafts_replaced", f"DELETE FROM {PAYMENT} WHERE payout_id = %s AND status = 'draft'", [payout.pk])
+        # A new roster replaces every payment of the draft payout, the ones a clerk removed after a check included.
+        # Findings stay (keyed by person, with the clerk's decisions) and are re-attached by the next check run.
+        replaced = f"SELECT id FROM {PAYMENT} WHERE payout_id = %s AND status IN ('draft', 'checked', 'cancelled')"
+        cursor.execute(f"UPDATE {FINDING} SET payment_id = NULL WHERE payment_id IN ({replaced})", [payout.pk])
+        run("drafts_replaced", f"DELETE FROM {PAYMENT} WHERE id IN ({replaced})", [payout.pk])
         # The payment keeps its own copy of the account ciphertext: the snapshot the bank file is built from.
         run("payments_created", f"""
             INSERT INTO {PAYMENT} (payout_id, policy_id, period, recipient_id, roster_id, row, amount, quantity,

@@ -12,6 +12,8 @@ from django.conf import settings
 from org.enums import RegionLevel, Role
 from tests.factories import TEST_PASSWORD, DepartmentFactory, RegionFactory, UserFactory
 
+pytest_plugins = ["tests.payout_fixtures"]
+
 REQUIRE_SERVICES = os.environ.get("YIKATONG_REQUIRE_SERVICES") == "1"
 
 
@@ -59,7 +61,8 @@ def _service_unavailable_in_ci(request):
 
 @pytest.fixture(scope="session", autouse=True)
 def _flush_past_audit_protection():
-    """Transactional tests end with a flush, which the append-only triggers refuse; lift them for it."""
+    """Transactional tests end with a flush, which the append-only triggers refuse; lift them for it, and put
+    back the rows data migrations install (rules, reference sources)."""
     from django.core.management.commands import flush
 
     from tests.db_helpers import audit_protection_lifted
@@ -67,8 +70,13 @@ def _flush_past_audit_protection():
     original = flush.Command.handle
 
     def handle(self, *args, **options):
+        from checks.defaults import install
+
         with audit_protection_lifted():
-            return original(self, *args, **options)
+            result = original(self, *args, **options)
+        # A flush also empties what data migrations installed; later tests expect it as a fresh database has it.
+        install()
+        return result
 
     flush.Command.handle = handle
     yield

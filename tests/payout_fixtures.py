@@ -1,4 +1,5 @@
-"""A published policy, a payout of department A, and roster files made by the synthetic generator."""
+"""Shared fixtures (a pytest plugin): a published policy, a payout of department A, roster files made by the
+synthetic generator, and uploading one with its import (and the checks after it) run at once."""
 
 from decimal import Decimal
 

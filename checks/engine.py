@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -51,10 +52,10 @@ class RuleSetting:
 def rule_settings(policy_id: int) -> list[RuleSetting]:
     """The rules in order, with this policy's overrides applied. Only rules the code knows can run."""
     overrides = {setting.rule_id: setting for setting in PolicyRule.objects.filter(policy_id=policy_id)}
-    settings = []
+    found = []
     for rule in Rule.objects.order_by("position", "code"):
         override = overrides.get(rule.pk)
-        settings.append(
+        found.append(
             RuleSetting(
                 code=rule.code,
                 name=rule.name,
@@ -63,7 +64,7 @@ def rule_settings(policy_id: int) -> list[RuleSetting]:
                 params={**rule.params, **(override.params if override else {})},
             )
         )
-    return settings
+    return found
 
 
 def current_roster(payout: Payout) -> Roster | None:
@@ -132,6 +133,13 @@ def _subject_sql() -> str:
          WHERE p.payout_id = %s AND p.status IN ({statuses})"""
 
 
+def _set_work_mem() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # SET LOCAL takes no bind parameters; set_config(…, true) is its parameterised form.
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [f"{settings.CHECKS_WORK_MEM_MB}MB"])
+
+
 def _drop_subject() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {rule_sql.SUBJECT}")
@@ -184,14 +192,15 @@ def execute_run(run: CheckRun, progress=None) -> CheckRun:
             raise JobError("payout_not_draft", _("发放项目已提交，不再比对。"))
         roster = current_roster(payout)
         ctx, used_loads = build_context(payout)
-        settings = rule_settings(payout.policy_id)
-        if not settings:
+        configured = rule_settings(payout.policy_id)
+        if not configured:
             # An empty rule table would let every payout through "checked": refuse rather than pass silently.
             CheckRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.FAILED, error_code="rules_missing", finished_at=timezone.now()
             )
             raise JobError("rules_missing", _("比对规则表为空，无法比对。请先安装比对规则（migrate）。"))
         _drop_subject()
+        _set_work_mem()
         with connection.cursor() as cursor:
             cursor.execute(_subject_sql(), [payout.pk])
             cursor.execute(f"SELECT COUNT(*) FROM {rule_sql.SUBJECT}")
@@ -205,7 +214,7 @@ def execute_run(run: CheckRun, progress=None) -> CheckRun:
         run.rules_run = []
         run.save(update_fields=["roster", "status", "payments", "loads", "rules_run"])
     try:
-        return _run_rules(run, ctx, settings, progress)
+        return _run_rules(run, ctx, configured, progress)
     except RunVoid as void:
         CheckRun.objects.filter(pk=run.pk).update(
             status=RunStatus.SUPERSEDED, error_code=str(void), finished_at=timezone.now()
@@ -218,10 +227,10 @@ def execute_run(run: CheckRun, progress=None) -> CheckRun:
         _drop_subject()
 
 
-def _run_rules(run: CheckRun, ctx, settings: list[RuleSetting], progress) -> CheckRun:
+def _run_rules(run: CheckRun, ctx, configured: list[RuleSetting], progress) -> CheckRun:
     now = timezone.now()
     results = []
-    for index, setting in enumerate(settings, start=1):
+    for index, setting in enumerate(configured, start=1):
         entry = {"rule": setting.code, "name": setting.name, "severity": setting.severity}
         function = rule_sql.RULES.get(setting.code)
         if not setting.enabled:
@@ -236,11 +245,12 @@ def _run_rules(run: CheckRun, ctx, settings: list[RuleSetting], progress) -> Che
                 began = time.perf_counter()
                 with transaction.atomic():
                     _locked(run)
+                    _set_work_mem()
                     entry["findings"] = _upsert(run, setting, query, now)
                 entry["ms"] = round((time.perf_counter() - began) * 1000)
         results.append(entry)
         if progress:
-            progress(index, len(settings))
+            progress(index, len(configured))
     with transaction.atomic():
         payout = _locked(run)
         # What an earlier run found and this one did not is gone (a corrected roster, a newer source).

@@ -221,6 +221,9 @@ CONTENT_SECURITY_POLICY = {
 # Uploads: rosters can be large, but nothing larger than this is read at all (413 before parsing).
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 100, minimum=1, maximum=2048)
 ROSTER_MAX_ROWS = env_int("ROSTER_MAX_ROWS", 2_000_000, minimum=1)
+# Memory one cross-check query may use for its hash joins (PostgreSQL work_mem, per rule transaction): a join of a
+# million payments against a million registrations fits in memory instead of spilling to disk in batches.
+CHECKS_WORK_MEM_MB = env_int("CHECKS_WORK_MEM_MB", 256, minimum=4, maximum=4096)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from audit.enums import AuditAction
 from audit.services import audit_record
@@ -34,6 +35,14 @@ from recipients.models import Recipient, Roster
 FINDING = Finding._meta.db_table
 _FREQUENCY_MONTHS = {Frequency.MONTHLY: 1, Frequency.QUARTERLY: 3, Frequency.YEARLY: 12}
 LIVE_STATUSES = (PaymentStatus.DRAFT, PaymentStatus.CHECKED)
+
+
+_VOID_MESSAGES = {
+    "roster_replaced": _lazy("比对期间名册已更换，本次比对作废（新名册导入后会自动重新比对）。"),
+    "payout_not_draft": _lazy("发放项目已提交，本次比对作废。"),
+    "newer_run": _lazy("已有更新的比对，本次比对作废。"),
+    "reference_replaced": _lazy("比对期间有比对数据更新，本次比对作废，请重新比对。"),
+}
 
 
 class RunVoid(Exception):
@@ -156,6 +165,21 @@ def _locked(run: CheckRun) -> Payout:
     # Two runs of one payout never interleave their verdicts: a newer run makes this one void.
     if CheckRun.objects.filter(payout_id=run.payout_id, pk__gt=run.pk).exclude(status=RunStatus.FAILED).exists():
         raise RunVoid("newer_run")
+    # The reference loads the run compares against must stay current while the rule reads them: a new load deletes
+    # the old one's rows, and a household list read half-deleted would call everyone a ghost. FOR SHARE holds
+    # back a load's activation (which locks the source row for update) until this rule's transaction ends.
+    if run.loads:
+        codes = sorted(run.loads)
+        lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT code, current_load_id FROM {ReferenceSource._meta.db_table}"
+                f" WHERE code IN ({', '.join(['%s'] * len(codes))}){lock}",
+                codes,
+            )
+            current = dict(cursor.fetchall())
+        if any(current.get(code) != load for code, load in run.loads.items()):
+            raise RunVoid("reference_replaced")
     return payout
 
 
@@ -219,7 +243,7 @@ def execute_run(run: CheckRun, progress=None) -> CheckRun:
         CheckRun.objects.filter(pk=run.pk).update(
             status=RunStatus.SUPERSEDED, error_code=str(void), finished_at=timezone.now()
         )
-        raise JobError(str(void), _("比对期间名册已更换或项目已提交，本次比对作废。")) from None
+        raise JobError(str(void), str(_VOID_MESSAGES.get(str(void), _VOID_MESSAGES["roster_replaced"]))) from None
     except Exception:
         CheckRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, finished_at=timezone.now())
         raise

@@ -1,5 +1,8 @@
 """Open a clerk's roster file (名册: .xlsx, .xls or .csv) without trusting it, find its header below any title
-lines, and stream its data rows up to the 合计 and signature lines. Pure Python: no database, no models."""
+lines, and stream its data rows up to the 合计 and signature lines. Pure Python: no database, no models.
+
+Which columns a sheet has is a `SheetLayout`: rosters by default (`ROSTER_LAYOUT`); other tables of people, such
+as the reference lists of `checks.reference_rows`, pass their own."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ import tempfile
 import unicodedata
 import zipfile
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 from operator import itemgetter
@@ -31,10 +35,12 @@ __all__ = [
     "FIELD_LABELS",
     "HEADER_SYNONYMS",
     "REQUIRED_FIELDS",
+    "ROSTER_LAYOUT",
     "Column",
     "RawRow",
     "RosterFileError",
     "RosterSheet",
+    "SheetLayout",
     "ole_stream_names",
     "open_roster",
 ]
@@ -139,23 +145,62 @@ def _header_keys(text: str) -> tuple[str, str]:
     return key.translate(_BRACKETS), _BRACKETED.sub("", key)
 
 
-def _synonym_table() -> dict[str, tuple[str, int]]:
+def _synonym_table(synonyms_by_field: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, int]]:
     table: dict[str, tuple[str, int]] = {}
-    for field, synonyms in HEADER_SYNONYMS.items():
+    for field, synonyms in synonyms_by_field.items():
         for rank, synonym in enumerate(synonyms):
             for key in _header_keys(synonym):
                 table.setdefault(key, (field, rank))
     return table
 
 
-_SYNONYMS = _synonym_table()
+@dataclass(frozen=True, eq=False)
+class SheetLayout:
+    """The columns one kind of sheet has: how headers name them, which must be there, which fill down.
+
+    `synonyms`: field → header names, earlier ones winning when two columns of one file name the same field.
+    `labels`: field → the Chinese name used when a message speaks of a column the file does not have.
+    `total_field`: the field whose value a 合计 line declares (`RosterSheet.declared_total`), if any.
+    `noun`: what the file is called in messages (名册, 数据文件).
+    `footer`: whether a 合计/总计 row or a signature line ends the data (and 小计 rows are skipped). On for rosters
+    and reference files alike: other departments' exports carry them too.
+    """
+
+    synonyms: Mapping[str, tuple[str, ...]]
+    labels: Mapping[str, str]
+    required: tuple[str, ...]
+    fill_down: tuple[str, ...] = ()
+    total_field: str | None = None
+    noun: str = "名册"
+    footer: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [field for field in (*self.required, *self.fill_down) if field not in self.synonyms]
+        if unknown or not self.required or (self.total_field and self.total_field not in self.synonyms):
+            raise ValueError(f"Layout names fields it has no synonyms for: {unknown or self.total_field}")
+        object.__setattr__(self, "_table", _synonym_table(self.synonyms))
+
+    def recognise(self, text: object) -> tuple[str, int] | None:
+        """(field, rank among its synonyms) for a header cell, or None."""
+        if not isinstance(text, str) or not text.strip():
+            return None
+        flat, bare = _header_keys(text)
+        table = self._table  # type: ignore[attr-defined]
+        return table.get(flat) or table.get(bare)
+
+    def column_hint(self) -> str:
+        """The required columns as a message names them: “姓名”“身份证号码”…"""
+        return "".join(f"“{self.labels[field]}”" for field in self.required)
 
 
-def _recognise(text: object) -> tuple[str, int] | None:
-    if not isinstance(text, str) or not text.strip():
-        return None
-    flat, bare = _header_keys(text)
-    return _SYNONYMS.get(flat) or _SYNONYMS.get(bare)
+ROSTER_LAYOUT = SheetLayout(
+    synonyms=HEADER_SYNONYMS,
+    labels=FIELD_LABELS,
+    required=REQUIRED_FIELDS,
+    fill_down=_FILL_DOWN_FIELDS,
+    total_field="amount",
+    noun="名册",
+)
 
 
 # --- the footer: 合计 / 总计 rows, 小计 rows, signature lines -------------------------------------------
@@ -220,7 +265,9 @@ class RosterSheet:
         open_cells: Callable[[], Iterator[Sequence[object]]],
         merged: Sequence[tuple[int, int, int, int]] = (),
         closer: Callable[[], None] | None = None,
+        layout: SheetLayout = ROSTER_LAYOUT,
     ) -> None:
+        self.layout = layout
         self.format = format
         self.filename = filename
         self.sheet_name = sheet_name
@@ -241,7 +288,7 @@ class RosterSheet:
     def _fill_ranges(self, merged: Sequence[tuple[int, int, int, int]]) -> list[tuple[str, list[int], list[int]]]:
         """Per fill-down column: the merged ranges (first row, last row) that cover it, sorted."""
         result = []
-        for field in _FILL_DOWN_FIELDS:
+        for field in self.layout.fill_down:
             column = self.columns.get(field)
             if column is None:
                 continue
@@ -275,12 +322,21 @@ class RosterSheet:
         fields = tuple(self.columns)
         indexes = tuple(col.index for col in self.columns.values())
         width = max(indexes) + 1
-        pick = itemgetter(*indexes)  # at least the four required columns, so it always gives a tuple
+        if len(indexes) > 1:
+            pick = itemgetter(*indexes)  # a tuple for two or more
+        else:
+            only = indexes[0]
+
+            def pick(cells: Sequence[object]) -> tuple[object, ...]:
+                return (cells[only],)
+
+        # A row empty in every required column (and everywhere but 序号) is an unfilled template row.
+        lead, *others = sorted(self.layout.required, key=lambda field: field != "id_number")
         seq = self.columns["seq"].index if "seq" in self.columns else -1
         fill = self._fill
         last_filled: dict[str, object] = {}
         max_rows = self.max_rows
-        footer_first = _FOOTER_FIRST_CHARS
+        footer_first = _FOOTER_FIRST_CHARS if self.layout.footer else frozenset()
         count = 0
         index = self._data_start
         cells_iter = islice(self._open_cells(), index, None)
@@ -304,8 +360,8 @@ class RosterSheet:
                 cells = [*cells, *[""] * (width - len(cells))]
             values = dict(zip(fields, pick(cells), strict=False))
             if (
-                values["id_number"] == ""
-                and values["name"] == values["account"] == values["amount"] == ""
+                values[lead] == ""
+                and all(values[field] == "" for field in others)
                 and all(_is_empty(cell) for i, cell in enumerate(cells) if i != seq)
             ):
                 continue  # a numbered but empty template row
@@ -321,7 +377,9 @@ class RosterSheet:
             if count > max_rows:
                 raise RosterFileError(
                     "too_many_rows",
-                    format_lazy(_("名册超过 {limit} 行的上限，请拆分成多个文件上传。"), limit=max_rows),
+                    format_lazy(
+                        _("{noun}超过 {limit} 行的上限，请拆分成多个文件上传。"), noun=self.layout.noun, limit=max_rows
+                    ),
                 )
             self.rows_read = count
             yield RawRow(index, values, cells)
@@ -329,9 +387,11 @@ class RosterSheet:
     def _read_footer(self, kind: str, cells: Sequence[object]) -> None:
         if kind != _TOTAL:
             return
-        amount_column = self.columns["amount"].index
-        if amount_column < len(cells):
-            self.declared_total = _declared_amount(cells[amount_column])
+        total_field = self.layout.total_field
+        if total_field is not None and total_field in self.columns:
+            amount_column = self.columns[total_field].index
+            if amount_column < len(cells):
+                self.declared_total = _declared_amount(cells[amount_column])
         for cell in cells:
             if isinstance(cell, str) and (match := _COUNT_IN_TEXT.search(cell)):
                 self.declared_count = int(match.group(1))
@@ -369,19 +429,20 @@ class _Header(NamedTuple):
     extra_columns: tuple[Column, ...]
 
 
-def _recognised(cells: Sequence[object]) -> dict[int, tuple[str, int]]:
+def _recognised(cells: Sequence[object], layout: SheetLayout) -> dict[int, tuple[str, int]]:
     found = {}
+    recognise = layout.recognise
     for index, cell in enumerate(cells):
-        hit = _recognise(cell)
+        hit = recognise(cell)
         if hit is not None:
             found[index] = hit
     return found
 
 
-def _find_header(top: list[Sequence[object]]) -> _Header | None:
+def _find_header(top: list[Sequence[object]], layout: SheetLayout = ROSTER_LAYOUT) -> _Header | None:
     """The row with the most recognised header names (the first of equals), with a second header row
     merged in when the header spans two rows (a merged 银行信息 above 开户行 | 账号)."""
-    scored = [_recognised(cells) for cells in top]
+    scored = [_recognised(cells, layout) for cells in top]
     best = max(range(len(top)), key=lambda i: (len(scored[i]), -i), default=None)
     if best is None or len(scored[best]) < 2:
         return None
@@ -422,14 +483,15 @@ def _cell_text(cell: object) -> str:
     return str(cell).strip()
 
 
-def _check_required(columns: dict[str, Column]) -> None:
-    missing = [FIELD_LABELS[field] for field in REQUIRED_FIELDS if field not in columns]
+def _check_required(columns: dict[str, Column], layout: SheetLayout) -> None:
+    missing = [layout.labels[field] for field in layout.required if field not in columns]
     if missing:
         raise RosterFileError(
             "columns_missing",
             format_lazy(
-                _("表头中找不到必需的列：{missing}。请检查表头名称（如“姓名”“身份证号码”“银行账号”“发放金额”）。"),
+                _("表头中找不到必需的列：{missing}。请检查表头名称（如{hint}）。"),
                 missing="、".join(missing),
+                hint=layout.column_hint(),
             ),
         )
 
@@ -544,8 +606,10 @@ def open_roster(
     max_bytes: int,
     max_rows: int,
     max_unpacked_bytes: int | None = None,
+    layout: SheetLayout = ROSTER_LAYOUT,
 ) -> RosterSheet:
-    """Open a roster; the format is decided by the content, never by `filename` (kept for the report).
+    """Open a roster (or another table of people, by its `layout`); the format is decided by the content, never
+    by `filename` (kept for the report).
 
     Raises `RosterFileError` with one of `RosterFileError.CODES`. The sheet holds the file open: close it.
     `max_unpacked_bytes` bounds what an xlsx may unpack to (default: 2 KiB per permitted row + 64 MiB).
@@ -556,7 +620,7 @@ def open_roster(
         if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
             limit = max_unpacked_bytes or max_rows * _UNPACKED_BYTES_PER_ROW + _UNPACKED_BYTES_BASE
             _inspect_xlsx(src.path or src.file, max_unpacked_bytes=limit)
-            return _open_with_calamine(src, "xlsx", filename, max_rows)
+            return _open_with_calamine(src, "xlsx", filename, max_rows, layout)
         if head.startswith(_OLE_MAGIC):
             names = ole_stream_names(src.file)
             if names is None:  # a damaged directory: look for the stream names the way a hex viewer would
@@ -566,11 +630,11 @@ def open_roster(
                 raise _encrypted()
             if not {"workbook", "book"} & lowered:
                 raise _not_spreadsheet(_("这是一个 Office 文件，但不是 Excel 工作簿。"))
-            return _open_with_calamine(src, "xls", filename, max_rows)
+            return _open_with_calamine(src, "xls", filename, max_rows, layout)
         for magic, name in _OTHER_FORMATS:
             if head.startswith(magic):
                 raise _not_spreadsheet(format_lazy(_("文件内容是 {kind} 格式。"), kind=name))
-        return _open_csv(src, filename, max_rows)
+        return _open_csv(src, filename, max_rows, layout)
     except BaseException:
         src.close()
         raise
@@ -754,7 +818,7 @@ def _ole_names_by_scan(file: BinaryIO) -> set[str]:
 # --- calamine (xlsx, xls) -----------------------------------------------------------------------------
 
 
-def _open_with_calamine(src: _Source, kind: str, filename: str, max_rows: int) -> RosterSheet:
+def _open_with_calamine(src: _Source, kind: str, filename: str, max_rows: int, layout: SheetLayout) -> RosterSheet:
     try:
         src.file.seek(0)
         if src.path is not None:
@@ -775,7 +839,7 @@ def _open_with_calamine(src: _Source, kind: str, filename: str, max_rows: int) -
                 if sheet.height == 0:
                     continue
                 any_cells = True
-                header = _find_header(_padded_top(sheet))
+                header = _find_header(_padded_top(sheet), layout)
                 if header is not None:
                     found = sheet, meta.name, header
                     break
@@ -794,9 +858,9 @@ def _open_with_calamine(src: _Source, kind: str, filename: str, max_rows: int) -
             raise RosterFileError("file_unreadable", _("文件已损坏或格式不受支持，无法读取。"))
         if not any_cells:
             raise RosterFileError("file_empty", _("工作簿中没有任何数据。"))
-        raise _header_not_found()
+        raise _header_not_found(layout)
     sheet, sheet_name, header = found
-    _check_required(header.columns)
+    _check_required(header.columns, layout)
     offset = sheet.start[1] if sheet.start else 0
 
     def open_cells() -> Iterator[Sequence[object]]:
@@ -819,6 +883,7 @@ def _open_with_calamine(src: _Source, kind: str, filename: str, max_rows: int) -
         max_rows=max_rows,
         open_cells=open_cells,
         merged=merged,
+        layout=layout,
     )
 
 
@@ -828,12 +893,11 @@ def _padded_top(sheet: python_calamine.CalamineSheet) -> list[Sequence[object]]:
     return [[""] * offset + row for row in top] if offset else top
 
 
-def _header_not_found() -> RosterFileError:
+def _header_not_found(layout: SheetLayout) -> RosterFileError:
     return RosterFileError(
         "header_not_found",
         format_lazy(
-            _("在前 {rows} 行中找不到表头行（应含“姓名”“身份证号码”“银行账号”“发放金额”等列名）。"),
-            rows=HEADER_SCAN_ROWS,
+            _("在前 {rows} 行中找不到表头行（应含{hint}等列名）。"), rows=HEADER_SCAN_ROWS, hint=layout.column_hint()
         ),
     )
 
@@ -867,7 +931,7 @@ def _detect_encoding(file: BinaryIO, head: bytes) -> str:
     )
 
 
-def _open_csv(src: _Source, filename: str, max_rows: int) -> RosterSheet:
+def _open_csv(src: _Source, filename: str, max_rows: int, layout: SheetLayout) -> RosterSheet:
     encoding = _detect_encoding(src.file, src.head)
     file = src.file
     file.seek(0)
@@ -894,10 +958,10 @@ def _open_csv(src: _Source, filename: str, max_rows: int) -> RosterSheet:
         finally:
             stream.detach()  # the file belongs to the sheet, not to this reader
 
-    header = _find_header(list(islice(open_cells(), HEADER_SCAN_ROWS)))
+    header = _find_header(list(islice(open_cells(), HEADER_SCAN_ROWS)), layout)
     if header is None:
-        raise _header_not_found()  # open_roster closes the file on the way out
-    _check_required(header.columns)
+        raise _header_not_found(layout)  # open_roster closes the file on the way out
+    _check_required(header.columns, layout)
     return RosterSheet(
         format="csv",
         filename=filename,
@@ -910,4 +974,5 @@ def _open_csv(src: _Source, filename: str, max_rows: int) -> RosterSheet:
         max_rows=max_rows,
         open_cells=open_cells,
         closer=src.close,
+        layout=layout,
     )

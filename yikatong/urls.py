@@ -3,6 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from checks.api import FindingViewSet, PayoutChecksViewSet
+from checks.api_reference import ReferenceLoadViewSet, ReferenceSourceViewSet
 from jobs.api import JobViewSet
 from org.api import DepartmentViewSet, MeView
 from recipients.api import PayoutViewSet, RosterViewSet
@@ -13,6 +15,11 @@ router.register("departments", DepartmentViewSet, basename="department")
 router.register("jobs", JobViewSet, basename="job")
 router.register("payouts", PayoutViewSet, basename="payout")
 router.register("rosters", RosterViewSet, basename="roster")
+# The payout's cross-check actions (/payouts/{code}/checks/, …/findings/, …/submit/) beside its own viewset.
+router.register("payouts", PayoutChecksViewSet, basename="payout-checks")
+router.register("findings", FindingViewSet, basename="finding")
+router.register("reference-sources", ReferenceSourceViewSet, basename="reference-source")
+router.register("reference-loads", ReferenceLoadViewSet, basename="reference-load")
 
 handler403 = "yikatong.views.permission_denied"
 

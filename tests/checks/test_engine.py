@@ -216,3 +216,34 @@ def test_run_checks_command_prints_json_without_id_numbers(imported, payout, cle
     text = StringIO()
     call_command("run_checks", payout.code, stdout=text)
     assert "1 findings stand, 1 open and blocking submission." in text.getvalue()
+
+
+@pytest.mark.parametrize("change", ["reference_replaced", "roster_replaced"])
+def test_a_run_is_void_when_its_inputs_change_under_it(imported, payout, clerk_a, change):
+    from checks.engine import execute_run
+    from checks.services import queue_run
+    from jobs.registry import JobError
+    from recipients.enums import RosterStatus
+    from recipients.models import Roster
+
+    _roster, rows = imported
+    _n, id_hash = _person(rows, 0)
+    _load("household", clerk_a, [(id_hash, {"name": "某某", "status": "active"})])
+    run = queue_run(acting_user=clerk_a, payout=payout, enqueue=False)
+
+    def meanwhile(done, total):
+        if done == 1 and change == "reference_replaced":
+            # A new household list arrives after the first rule: reading the old one's rows now would be wrong.
+            _load("household", clerk_a, [(id_hash, {"name": "某某", "status": "active"})])
+        if done == 1 and change == "roster_replaced":
+            Roster.objects.create(
+                payout=payout, department=payout.department, filename="新.xlsx", size=1, sha256="0" * 64,
+                stored_file="x.bin", uploaded_by=clerk_a, status=RosterStatus.IMPORTED,
+            )  # fmt: skip
+
+    with pytest.raises(JobError) as error:
+        execute_run(run, meanwhile)
+    assert error.value.code == change
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUPERSEDED and run.error_code == change
+    assert "checks_stale" in [code for code, _m in submission_blockers(payout)]

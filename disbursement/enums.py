@@ -4,7 +4,9 @@ from django.utils.translation import gettext_lazy as _
 
 class PayoutStatus(models.TextChoices):
     DRAFT = "draft", _("名册准备中")
-    SUBMITTED = "submitted", _("已提交审核")
+    SUBMITTED = "submitted", _("审核中")
+    APPROVED = "approved", _("已审核待拨付")
+    RELEASED = "released", _("已拨付生成代发批次")
 
 
 class PaymentStatus(models.TextChoices):
@@ -21,3 +23,27 @@ class PaymentStatus(models.TextChoices):
     REISSUED = "reissued", _("已补发")
     STOPPED = "stopped", _("已停发")
     CANCELLED = "cancelled", _("已取消")
+
+
+class ReviewActionKind(models.TextChoices):
+    SUBMIT = "submit", _("提交审核")
+    APPROVE = "approve", _("审核通过")
+    RETURN = "return", _("退回")
+    WITHDRAW = "withdraw", _("撤回审核意见")
+    RELEASE = "release", _("拨付（生成代发批次）")
+
+
+class BatchStatus(models.TextChoices):
+    GENERATING = "generating", _("文件生成中")
+    READY = "ready", _("待银行接收")
+    ACKNOWLEDGED = "acknowledged", _("银行已确认接收")
+    CLOSED = "closed", _("已全部回盘")
+
+
+# Who may act at a review step (the maker submits; these approve).
+REVIEW_ROLES = (
+    "township_reviewer",
+    "department_clerk",
+    "department_reviewer",
+    "finance_reviewer",
+)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from disbursement.enums import PaymentStatus, PayoutStatus
+from disbursement.enums import REVIEW_ROLES, BatchStatus, PaymentStatus, PayoutStatus, ReviewActionKind
 from org.scoping import ScopedQuerySet
 
 PERIOD_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
@@ -51,6 +52,24 @@ class Payout(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("创建人"), on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    # The review round: 0 while a draft; then the position of the step whose turn it is.
+    review_step = models.PositiveSmallIntegerField(_("当前审核环节"), default=0, db_default=0)
+    step_due_at = models.DateTimeField(_("本环节办理时限"), null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("提交人"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    # What the last step approved: never more than the budget line (a check in the database too).
+    approved_total = models.DecimalField(
+        _("审核通过金额（元）"), max_digits=16, decimal_places=2, default=0, db_default=0
+    )
+    approved_at = models.DateTimeField(_("审核通过时间"), null=True, blank=True)
+    released_at = models.DateTimeField(_("拨付时间"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
     scope_department_field = "department"
@@ -64,6 +83,10 @@ class Payout(models.Model):
             models.CheckConstraint(name="payout_period_format", condition=Q(period__regex=PERIOD_PATTERN)),
             models.CheckConstraint(name="payout_budget_positive", condition=Q(budget_amount__gt=0)),
             models.CheckConstraint(name="payout_status_known", condition=Q(status__in=PayoutStatus.values)),
+            models.CheckConstraint(
+                name="payout_approved_within_budget",
+                condition=Q(approved_total__gte=0, approved_total__lte=models.F("budget_amount")),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -105,6 +128,18 @@ class Payment(models.Model):
     holder_name = models.CharField(_("户名"), max_length=64, blank=True)
     status = models.CharField(_("状态"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.DRAFT)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    # The bank batch that carries it; once set, what the bank file says about the payment never changes.
+    batch = models.ForeignKey(
+        "disbursement.Batch",
+        verbose_name=_("代发批次"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        db_index=False,
+    )
+    # 1 for the first payment of a person in a payout; a reissue (补发) after a failure is a new payment, +1.
+    attempt = models.PositiveSmallIntegerField(_("发放次数"), default=1, db_default=1)
 
     objects = ScopedQuerySet.as_manager()
     scope_department_field = "payout__department"
@@ -127,7 +162,173 @@ class Payment(models.Model):
             models.CheckConstraint(name="payment_amount_positive", condition=Q(amount__gt=0)),
             models.CheckConstraint(name="payment_status_known", condition=Q(status__in=PaymentStatus.values)),
         ]
-        indexes = [models.Index(fields=["policy", "period", "recipient"]), models.Index(fields=["account_hash"])]
+        indexes = [
+            models.Index(fields=["policy", "period", "recipient"]),
+            models.Index(fields=["account_hash"]),
+            models.Index(fields=["batch", "row"], name="payment_batch_row", condition=Q(batch__isnull=False)),
+        ]
+        triggers = [
+            # A payment in a generated bank file is what that file says: its batch, amount and account are final.
+            pgtrigger.Protect(
+                name="payment_in_batch_is_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    "OLD.batch_id IS NOT NULL AND (NEW.batch_id IS DISTINCT FROM OLD.batch_id"
+                    " OR NEW.amount <> OLD.amount OR NEW.account_hash <> OLD.account_hash"
+                    " OR NEW.account_cipher <> OLD.account_cipher OR NEW.holder_name <> OLD.holder_name"
+                    ' OR NEW."row" <> OLD."row" OR NEW.payout_id <> OLD.payout_id)'
+                ),
+            ),
+            pgtrigger.Protect(
+                name="payment_in_batch_kept",
+                operation=pgtrigger.Delete,
+                condition=pgtrigger.Q(old__batch__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.payout.code}#{self.row}"
+
+
+class ReviewStep(models.Model):
+    """One step of a policy's review chain (审核流程); steps without a policy are the default chain."""
+
+    policy = models.ForeignKey(
+        "policies.Policy",
+        verbose_name=_("补贴政策"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="review_steps",
+        help_text=_("留空为默认审核流程"),
+    )
+    position = models.PositiveSmallIntegerField(_("顺序"))
+    role = models.CharField(_("审核角色"), max_length=24)
+    name = models.CharField(_("环节名称"), max_length=40)
+    hours_allowed = models.PositiveIntegerField(_("办理时限（小时）"), default=72)
+
+    class Meta:
+        verbose_name = _("审核环节")
+        verbose_name_plural = _("审核环节")
+        ordering = ["policy", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "position"], name="reviewstep_once_per_policy"),
+            models.UniqueConstraint(
+                fields=["position"], condition=Q(policy__isnull=True), name="reviewstep_once_in_default"
+            ),
+            models.CheckConstraint(name="reviewstep_role_reviews", condition=Q(role__in=REVIEW_ROLES)),
+            models.CheckConstraint(name="reviewstep_position_positive", condition=Q(position__gte=1)),
+            models.CheckConstraint(name="reviewstep_hours_positive", condition=Q(hours_allowed__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name}"
+
+
+class ReviewAction(models.Model):
+    """One act in a payout's review: submitted, approved, returned (with a reason), withdrawn, released."""
+
+    payout = models.ForeignKey(Payout, verbose_name=_("发放项目"), on_delete=models.PROTECT, related_name="reviews")
+    step = models.PositiveSmallIntegerField(_("环节"))
+    role = models.CharField(_("角色"), max_length=24)
+    action = models.CharField(_("操作"), max_length=16, choices=ReviewActionKind.choices)
+    acted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("办理人"), on_delete=models.PROTECT, related_name="+"
+    )
+    # Who submitted this round: copied here so that "nobody approves what they submitted" is a row check.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("本轮提交人"), on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("意见或理由"), blank=True)
+    acted_at = models.DateTimeField(_("办理时间"), auto_now_add=True)
+    due_at = models.DateTimeField(_("时限"), null=True, blank=True)
+    overdue = models.BooleanField(_("超时办理"), default=False)
+
+    objects = ScopedQuerySet.as_manager()
+    scope_department_field = "payout__department"
+    scope_region_field = "payout__region__code"
+
+    class Meta:
+        verbose_name = _("审核记录")
+        verbose_name_plural = _("审核记录")
+        ordering = ["payout", "acted_at", "pk"]
+        constraints = [
+            models.CheckConstraint(name="reviewaction_known", condition=Q(action__in=ReviewActionKind.values)),
+            models.CheckConstraint(
+                name="reviewaction_maker_is_not_checker",
+                condition=~Q(action=ReviewActionKind.APPROVE) | ~Q(acted_by=models.F("submitted_by")),
+            ),
+            models.CheckConstraint(
+                name="reviewaction_return_has_reason",
+                condition=~Q(action=ReviewActionKind.RETURN) | ~Q(reason=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payout_id} {self.step} {self.action}"
+
+
+class Batch(models.Model):
+    """代发批次: the payments of one released payout that one bank pays, and the frozen file it receives."""
+
+    batch_no = models.CharField(_("批次号"), max_length=40, unique=True)
+    payout = models.ForeignKey(Payout, verbose_name=_("发放项目"), on_delete=models.PROTECT, related_name="batches")
+    bank = models.ForeignKey("banks.Bank", verbose_name=_("代发银行"), on_delete=models.PROTECT, related_name="batches")
+    # 1 for the first release; a reissue (补发) of corrected failures goes out in a later attempt.
+    attempt = models.PositiveSmallIntegerField(_("批次轮次"), default=1)
+    status = models.CharField(_("状态"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.GENERATING)
+    payment_count = models.PositiveIntegerField(_("笔数"))
+    total_fen = models.BigIntegerField(_("金额（分）"))
+    encoding = models.CharField(_("文件编码"), max_length=8)
+    file_sha256 = models.CharField(_("文件SHA-256"), max_length=64, blank=True)
+    detail_sha256 = models.CharField(_("明细SHA-256"), max_length=64, blank=True)
+    file_size = models.PositiveBigIntegerField(_("文件大小（字节）"), default=0)
+    stored_file = models.CharField(_("文件存储路径"), max_length=200, blank=True, editable=False)
+    job = models.ForeignKey(
+        "jobs.Job", verbose_name=_("生成任务"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("拨付人"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    generated_at = models.DateTimeField(_("文件生成时间"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope_department_field = "payout__department"
+    scope_region_field = "payout__region__code"
+
+    class Meta:
+        verbose_name = _("代发批次")
+        verbose_name_plural = _("代发批次")
+        ordering = ["-created_at", "batch_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["payout", "bank", "attempt"], name="batch_once_per_bank_and_attempt"),
+            models.CheckConstraint(name="batch_status_known", condition=Q(status__in=BatchStatus.values)),
+            models.CheckConstraint(name="batch_not_empty", condition=Q(payment_count__gt=0, total_fen__gt=0)),
+            models.CheckConstraint(
+                name="batch_generated_has_file",
+                condition=Q(generated_at__isnull=True) | (~Q(file_sha256="") & ~Q(stored_file="")),
+            ),
+        ]
+        triggers = [
+            # Once its file exists, a batch and its file never change: only its status moves on.
+            pgtrigger.Protect(
+                name="batch_file_is_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    "OLD.generated_at IS NOT NULL AND (NEW.batch_no <> OLD.batch_no OR NEW.payout_id <> OLD.payout_id"
+                    " OR NEW.bank_id <> OLD.bank_id OR NEW.payment_count <> OLD.payment_count"
+                    " OR NEW.total_fen <> OLD.total_fen OR NEW.encoding <> OLD.encoding"
+                    " OR NEW.file_sha256 <> OLD.file_sha256 OR NEW.detail_sha256 <> OLD.detail_sha256"
+                    " OR NEW.stored_file <> OLD.stored_file OR NEW.generated_at IS DISTINCT FROM OLD.generated_at)"
+                ),
+            ),
+            pgtrigger.Protect(
+                name="batch_generated_kept",
+                operation=pgtrigger.Delete,
+                condition=pgtrigger.Q(old__generated_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.batch_no

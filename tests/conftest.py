@@ -70,12 +70,14 @@ def _flush_past_audit_protection():
     original = flush.Command.handle
 
     def handle(self, *args, **options):
-        from checks.defaults import install
+        from checks import defaults as checks_defaults
+        from disbursement import defaults as disbursement_defaults
 
         with audit_protection_lifted():
             result = original(self, *args, **options)
         # A flush also empties what data migrations installed; later tests expect it as a fresh database has it.
-        install()
+        checks_defaults.install()
+        disbursement_defaults.install()
         return result
 
     flush.Command.handle = handle

@@ -17,10 +17,23 @@ def trigger_sql(name: str, table: str, operation: str, when: str | None) -> str:
     )
 
 
-def protect_on_sqlite(name: str, table: str, *, when: str | None = None) -> migrations.RunPython:
-    """Refuse UPDATE and DELETE on ``table`` (where ``when`` holds, in terms of OLD) on SQLite only."""
+def protect_on_sqlite(
+    name: str,
+    table: str,
+    *,
+    when: str | None = None,
+    update_when: str | None = None,
+    delete_when: str | None = None,
+) -> migrations.RunPython:
+    """Refuse UPDATE and DELETE on ``table`` (where ``when`` holds, in terms of OLD) on SQLite only.
+
+    ``update_when`` (which may compare NEW with OLD) and ``delete_when`` replace ``when`` for one operation.
+    """
     names = [f"{name}_update", f"{name}_delete"]
-    statements = [trigger_sql(names[0], table, "UPDATE", when), trigger_sql(names[1], table, "DELETE", when)]
+    statements = [
+        trigger_sql(names[0], table, "UPDATE", update_when or when),
+        trigger_sql(names[1], table, "DELETE", delete_when or when),
+    ]
 
     def install(apps, schema_editor):
         if schema_editor.connection.vendor == "sqlite":

@@ -8,242 +8,438 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('banks', '0001_initial'),
-        ('disbursement', '0005_payout_submitted'),
-        ('jobs', '0002_initial'),
-        ('org', '0001_initial'),
-        ('policies', '0002_sqlite_protection'),
-        ('recipients', '0004_roster_failed_status'),
+        ("banks", "0001_initial"),
+        ("disbursement", "0005_payout_submitted"),
+        ("jobs", "0002_initial"),
+        ("org", "0001_initial"),
+        ("policies", "0002_sqlite_protection"),
+        ("recipients", "0004_roster_failed_status"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Batch',
+            name="Batch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('batch_no', models.CharField(max_length=40, unique=True, verbose_name='批次号')),
-                ('attempt', models.PositiveSmallIntegerField(default=1, verbose_name='批次轮次')),
-                ('status', models.CharField(choices=[('generating', '文件生成中'), ('ready', '待银行接收'), ('acknowledged', '银行已确认接收'), ('closed', '已全部回盘')], default='generating', max_length=16, verbose_name='状态')),
-                ('payment_count', models.PositiveIntegerField(verbose_name='笔数')),
-                ('total_fen', models.BigIntegerField(verbose_name='金额（分）')),
-                ('encoding', models.CharField(max_length=8, verbose_name='文件编码')),
-                ('file_sha256', models.CharField(blank=True, max_length=64, verbose_name='文件SHA-256')),
-                ('detail_sha256', models.CharField(blank=True, max_length=64, verbose_name='明细SHA-256')),
-                ('file_size', models.PositiveBigIntegerField(default=0, verbose_name='文件大小（字节）')),
-                ('stored_file', models.CharField(blank=True, editable=False, max_length=200, verbose_name='文件存储路径')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('generated_at', models.DateTimeField(blank=True, null=True, verbose_name='文件生成时间')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("batch_no", models.CharField(max_length=40, unique=True, verbose_name="批次号")),
+                ("attempt", models.PositiveSmallIntegerField(default=1, verbose_name="批次轮次")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("generating", "文件生成中"),
+                            ("ready", "待银行接收"),
+                            ("acknowledged", "银行已确认接收"),
+                            ("closed", "已全部回盘"),
+                        ],
+                        default="generating",
+                        max_length=16,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("payment_count", models.PositiveIntegerField(verbose_name="笔数")),
+                ("total_fen", models.BigIntegerField(verbose_name="金额（分）")),
+                ("encoding", models.CharField(max_length=8, verbose_name="文件编码")),
+                ("file_sha256", models.CharField(blank=True, max_length=64, verbose_name="文件SHA-256")),
+                ("detail_sha256", models.CharField(blank=True, max_length=64, verbose_name="明细SHA-256")),
+                ("file_size", models.PositiveBigIntegerField(default=0, verbose_name="文件大小（字节）")),
+                (
+                    "stored_file",
+                    models.CharField(blank=True, editable=False, max_length=200, verbose_name="文件存储路径"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                ("generated_at", models.DateTimeField(blank=True, null=True, verbose_name="文件生成时间")),
             ],
             options={
-                'verbose_name': '代发批次',
-                'verbose_name_plural': '代发批次',
-                'ordering': ['-created_at', 'batch_no'],
+                "verbose_name": "代发批次",
+                "verbose_name_plural": "代发批次",
+                "ordering": ["-created_at", "batch_no"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewAction',
+            name="ReviewAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.PositiveSmallIntegerField(verbose_name='环节')),
-                ('role', models.CharField(max_length=24, verbose_name='角色')),
-                ('action', models.CharField(choices=[('submit', '提交审核'), ('approve', '审核通过'), ('return', '退回'), ('withdraw', '撤回审核意见'), ('release', '拨付（生成代发批次）')], max_length=16, verbose_name='操作')),
-                ('reason', models.TextField(blank=True, verbose_name='意见或理由')),
-                ('acted_at', models.DateTimeField(auto_now_add=True, verbose_name='办理时间')),
-                ('due_at', models.DateTimeField(blank=True, null=True, verbose_name='时限')),
-                ('overdue', models.BooleanField(default=False, verbose_name='超时办理')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("step", models.PositiveSmallIntegerField(verbose_name="环节")),
+                ("role", models.CharField(max_length=24, verbose_name="角色")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("submit", "提交审核"),
+                            ("approve", "审核通过"),
+                            ("return", "退回"),
+                            ("withdraw", "撤回审核意见"),
+                            ("release", "拨付（生成代发批次）"),
+                        ],
+                        max_length=16,
+                        verbose_name="操作",
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, verbose_name="意见或理由")),
+                ("acted_at", models.DateTimeField(auto_now_add=True, verbose_name="办理时间")),
+                ("due_at", models.DateTimeField(blank=True, null=True, verbose_name="时限")),
+                ("overdue", models.BooleanField(default=False, verbose_name="超时办理")),
             ],
             options={
-                'verbose_name': '审核记录',
-                'verbose_name_plural': '审核记录',
-                'ordering': ['payout', 'acted_at', 'pk'],
+                "verbose_name": "审核记录",
+                "verbose_name_plural": "审核记录",
+                "ordering": ["payout", "acted_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewStep',
+            name="ReviewStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='顺序')),
-                ('role', models.CharField(max_length=24, verbose_name='审核角色')),
-                ('name', models.CharField(max_length=40, verbose_name='环节名称')),
-                ('hours_allowed', models.PositiveIntegerField(default=72, verbose_name='办理时限（小时）')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField(verbose_name="顺序")),
+                ("role", models.CharField(max_length=24, verbose_name="审核角色")),
+                ("name", models.CharField(max_length=40, verbose_name="环节名称")),
+                ("hours_allowed", models.PositiveIntegerField(default=72, verbose_name="办理时限（小时）")),
             ],
             options={
-                'verbose_name': '审核环节',
-                'verbose_name_plural': '审核环节',
-                'ordering': ['policy', 'position'],
+                "verbose_name": "审核环节",
+                "verbose_name_plural": "审核环节",
+                "ordering": ["policy", "position"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='payout',
-            name='payout_status_known',
+            model_name="payout",
+            name="payout_status_known",
         ),
         migrations.AddField(
-            model_name='payment',
-            name='attempt',
-            field=models.PositiveSmallIntegerField(db_default=1, default=1, verbose_name='发放次数'),
+            model_name="payment",
+            name="attempt",
+            field=models.PositiveSmallIntegerField(db_default=1, default=1, verbose_name="发放次数"),
         ),
         migrations.AddField(
-            model_name='payout',
-            name='approved_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='审核通过时间'),
+            model_name="payout",
+            name="approved_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="审核通过时间"),
         ),
         migrations.AddField(
-            model_name='payout',
-            name='approved_total',
-            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=16, verbose_name='审核通过金额（元）'),
+            model_name="payout",
+            name="approved_total",
+            field=models.DecimalField(
+                db_default=0, decimal_places=2, default=0, max_digits=16, verbose_name="审核通过金额（元）"
+            ),
         ),
         migrations.AddField(
-            model_name='payout',
-            name='released_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='拨付时间'),
+            model_name="payout",
+            name="released_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="拨付时间"),
         ),
         migrations.AddField(
-            model_name='payout',
-            name='review_step',
-            field=models.PositiveSmallIntegerField(db_default=0, default=0, verbose_name='当前审核环节'),
+            model_name="payout",
+            name="review_step",
+            field=models.PositiveSmallIntegerField(db_default=0, default=0, verbose_name="当前审核环节"),
         ),
         migrations.AddField(
-            model_name='payout',
-            name='step_due_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='本环节办理时限'),
+            model_name="payout",
+            name="step_due_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="本环节办理时限"),
         ),
         migrations.AddField(
-            model_name='payout',
-            name='submitted_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='提交时间'),
+            model_name="payout",
+            name="submitted_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="提交时间"),
         ),
         migrations.AddField(
-            model_name='payout',
-            name='submitted_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='提交人'),
+            model_name="payout",
+            name="submitted_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="提交人",
+            ),
         ),
         migrations.AlterField(
-            model_name='payout',
-            name='status',
-            field=models.CharField(choices=[('draft', '名册准备中'), ('submitted', '审核中'), ('approved', '已审核待拨付'), ('released', '已拨付生成代发批次')], default='draft', max_length=16, verbose_name='状态'),
-        ),
-        pgtrigger.migrations.AddTrigger(
-            model_name='payment',
-            trigger=pgtrigger.compiler.Trigger(name='payment_in_batch_is_final', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.batch_id IS NOT NULL AND (NEW.batch_id IS DISTINCT FROM OLD.batch_id OR NEW.amount <> OLD.amount OR NEW.account_hash <> OLD.account_hash OR NEW.account_cipher <> OLD.account_cipher OR NEW.holder_name <> OLD.holder_name OR NEW."row" <> OLD."row" OR NEW.payout_id <> OLD.payout_id))', func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='d63b1b3929fe2c2a6633eba72a8b9fc92eb961b3', operation='UPDATE', pgid='pgtrigger_payment_in_batch_is_final_5e48c', table='disbursement_payment', when='BEFORE')),
-        ),
-        pgtrigger.migrations.AddTrigger(
-            model_name='payment',
-            trigger=pgtrigger.compiler.Trigger(name='payment_in_batch_kept', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD."batch_id" IS NOT NULL)', func="RAISE EXCEPTION 'pgtrigger: Cannot delete rows from % table', TG_TABLE_NAME;", hash='f210cfd6d9f7f301d241f607ff278feacab8bd54', operation='DELETE', pgid='pgtrigger_payment_in_batch_kept_3f3c9', table='disbursement_payment', when='BEFORE')),
-        ),
-        migrations.AddConstraint(
-            model_name='payout',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'submitted', 'approved', 'released'])), name='payout_status_known'),
+            model_name="payout",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("draft", "名册准备中"),
+                    ("submitted", "审核中"),
+                    ("approved", "已审核待拨付"),
+                    ("released", "已拨付生成代发批次"),
+                ],
+                default="draft",
+                max_length=16,
+                verbose_name="状态",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payout',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_total__gte', 0), ('approved_total__lte', models.F('budget_amount'))), name='payout_approved_within_budget'),
+            model_name="payout",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["draft", "submitted", "approved", "released"])),
+                name="payout_status_known",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="payout",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("approved_total__gte", 0), ("approved_total__lte", models.F("budget_amount"))),
+                name="payout_approved_within_budget",
+            ),
         ),
         migrations.AddField(
-            model_name='batch',
-            name='bank',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='banks.bank', verbose_name='代发银行'),
+            model_name="batch",
+            name="bank",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="batches",
+                to="banks.bank",
+                verbose_name="代发银行",
+            ),
         ),
         migrations.AddField(
-            model_name='batch',
-            name='created_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='拨付人'),
+            model_name="batch",
+            name="created_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="拨付人",
+            ),
         ),
         migrations.AddField(
-            model_name='batch',
-            name='job',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='jobs.job', verbose_name='生成任务'),
+            model_name="batch",
+            name="job",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="jobs.job",
+                verbose_name="生成任务",
+            ),
         ),
         migrations.AddField(
-            model_name='batch',
-            name='payout',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='disbursement.payout', verbose_name='发放项目'),
+            model_name="batch",
+            name="payout",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="batches",
+                to="disbursement.payout",
+                verbose_name="发放项目",
+            ),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='batch',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='disbursement.batch', verbose_name='代发批次'),
+            model_name="payment",
+            name="batch",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="payments",
+                to="disbursement.batch",
+                verbose_name="代发批次",
+            ),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(condition=models.Q(('batch__isnull', False)), fields=['batch', 'row'], name='payment_batch_row'),
+            model_name="payment",
+            index=models.Index(
+                condition=models.Q(("batch__isnull", False)), fields=["batch", "row"], name="payment_batch_row"
+            ),
         ),
         migrations.AddField(
-            model_name='reviewaction',
-            name='acted_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='办理人'),
+            model_name="reviewaction",
+            name="acted_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="办理人",
+            ),
         ),
         migrations.AddField(
-            model_name='reviewaction',
-            name='payout',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='disbursement.payout', verbose_name='发放项目'),
+            model_name="reviewaction",
+            name="payout",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reviews",
+                to="disbursement.payout",
+                verbose_name="发放项目",
+            ),
         ),
         migrations.AddField(
-            model_name='reviewaction',
-            name='submitted_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='本轮提交人'),
+            model_name="reviewaction",
+            name="submitted_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="本轮提交人",
+            ),
         ),
         migrations.AddField(
-            model_name='reviewstep',
-            name='policy',
-            field=models.ForeignKey(blank=True, help_text='留空为默认审核流程', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='review_steps', to='policies.policy', verbose_name='补贴政策'),
+            model_name="reviewstep",
+            name="policy",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="留空为默认审核流程",
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="review_steps",
+                to="policies.policy",
+                verbose_name="补贴政策",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batch',
-            constraint=models.UniqueConstraint(fields=('payout', 'bank', 'attempt'), name='batch_once_per_bank_and_attempt'),
+            model_name="batch",
+            constraint=models.UniqueConstraint(
+                fields=("payout", "bank", "attempt"), name="batch_once_per_bank_and_attempt"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batch',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['generating', 'ready', 'acknowledged', 'closed'])), name='batch_status_known'),
+            model_name="batch",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["generating", "ready", "acknowledged", "closed"])),
+                name="batch_status_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batch',
-            constraint=models.CheckConstraint(condition=models.Q(('payment_count__gt', 0), ('total_fen__gt', 0)), name='batch_not_empty'),
+            model_name="batch",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("payment_count__gt", 0), ("total_fen__gt", 0)), name="batch_not_empty"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batch',
-            constraint=models.CheckConstraint(condition=models.Q(('generated_at__isnull', True), models.Q(models.Q(('file_sha256', ''), _negated=True), models.Q(('stored_file', ''), _negated=True)), _connector='OR'), name='batch_generated_has_file'),
+            model_name="batch",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("generated_at__isnull", True),
+                    models.Q(
+                        models.Q(("file_sha256", ""), _negated=True), models.Q(("stored_file", ""), _negated=True)
+                    ),
+                    _connector="OR",
+                ),
+                name="batch_generated_has_file",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='batch',
-            trigger=pgtrigger.compiler.Trigger(name='batch_file_is_final', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.generated_at IS NOT NULL AND (NEW.batch_no <> OLD.batch_no OR NEW.payout_id <> OLD.payout_id OR NEW.bank_id <> OLD.bank_id OR NEW.payment_count <> OLD.payment_count OR NEW.total_fen <> OLD.total_fen OR NEW.encoding <> OLD.encoding OR NEW.file_sha256 <> OLD.file_sha256 OR NEW.detail_sha256 <> OLD.detail_sha256 OR NEW.stored_file <> OLD.stored_file OR NEW.generated_at IS DISTINCT FROM OLD.generated_at))', func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='1b25c433fb315ae396409c689af802e1f55fc134', operation='UPDATE', pgid='pgtrigger_batch_file_is_final_fcda2', table='disbursement_batch', when='BEFORE')),
+            model_name="batch",
+            trigger=pgtrigger.compiler.Trigger(
+                name="batch_file_is_final",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.generated_at IS NOT NULL AND (NEW.batch_no <> OLD.batch_no OR NEW.payout_id <> OLD.payout_id OR NEW.bank_id <> OLD.bank_id OR NEW.payment_count <> OLD.payment_count OR NEW.total_fen <> OLD.total_fen OR NEW.encoding <> OLD.encoding OR NEW.file_sha256 <> OLD.file_sha256 OR NEW.detail_sha256 <> OLD.detail_sha256 OR NEW.stored_file <> OLD.stored_file OR NEW.generated_at IS DISTINCT FROM OLD.generated_at))",
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="1b25c433fb315ae396409c689af802e1f55fc134",
+                    operation="UPDATE",
+                    pgid="pgtrigger_batch_file_is_final_fcda2",
+                    table="disbursement_batch",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='batch',
-            trigger=pgtrigger.compiler.Trigger(name='batch_generated_kept', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD."generated_at" IS NOT NULL)', func="RAISE EXCEPTION 'pgtrigger: Cannot delete rows from % table', TG_TABLE_NAME;", hash='9d1d9a02044aa201ad7cd111b5381805015481f7', operation='DELETE', pgid='pgtrigger_batch_generated_kept_fcd1e', table='disbursement_batch', when='BEFORE')),
+            model_name="batch",
+            trigger=pgtrigger.compiler.Trigger(
+                name="batch_generated_kept",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition='WHEN (OLD."generated_at" IS NOT NULL)',
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot delete rows from % table', TG_TABLE_NAME;",
+                    hash="9d1d9a02044aa201ad7cd111b5381805015481f7",
+                    operation="DELETE",
+                    pgid="pgtrigger_batch_generated_kept_fcd1e",
+                    table="disbursement_batch",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewaction',
-            constraint=models.CheckConstraint(condition=models.Q(('action__in', ['submit', 'approve', 'return', 'withdraw', 'release'])), name='reviewaction_known'),
+            model_name="reviewaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("action__in", ["submit", "approve", "return", "withdraw", "release"])),
+                name="reviewaction_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('action', 'approve'), _negated=True), models.Q(('acted_by', models.F('submitted_by')), _negated=True), _connector='OR'), name='reviewaction_maker_is_not_checker'),
+            model_name="reviewaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("action", "approve"), _negated=True),
+                    models.Q(("acted_by", models.F("submitted_by")), _negated=True),
+                    _connector="OR",
+                ),
+                name="reviewaction_maker_is_not_checker",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('action', 'return'), _negated=True), models.Q(('reason', ''), _negated=True), _connector='OR'), name='reviewaction_return_has_reason'),
+            model_name="reviewaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("action", "return"), _negated=True),
+                    models.Q(("reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="reviewaction_return_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewstep',
-            constraint=models.UniqueConstraint(fields=('policy', 'position'), name='reviewstep_once_per_policy'),
+            model_name="reviewstep",
+            constraint=models.UniqueConstraint(fields=("policy", "position"), name="reviewstep_once_per_policy"),
         ),
         migrations.AddConstraint(
-            model_name='reviewstep',
-            constraint=models.UniqueConstraint(condition=models.Q(('policy__isnull', True)), fields=('position',), name='reviewstep_once_in_default'),
+            model_name="reviewstep",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("policy__isnull", True)), fields=("position",), name="reviewstep_once_in_default"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewstep',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ('township_reviewer', 'department_clerk', 'department_reviewer', 'finance_reviewer'))), name='reviewstep_role_reviews'),
+            model_name="reviewstep",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("role__in", ("township_reviewer", "department_clerk", "department_reviewer", "finance_reviewer"))
+                ),
+                name="reviewstep_role_reviews",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewstep',
-            constraint=models.CheckConstraint(condition=models.Q(('position__gte', 1)), name='reviewstep_position_positive'),
+            model_name="reviewstep",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("position__gte", 1)), name="reviewstep_position_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewstep',
-            constraint=models.CheckConstraint(condition=models.Q(('hours_allowed__gte', 1)), name='reviewstep_hours_positive'),
+            model_name="reviewstep",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("hours_allowed__gte", 1)), name="reviewstep_hours_positive"
+            ),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name="payment",
+            trigger=pgtrigger.compiler.Trigger(
+                name="payment_in_batch_is_final",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition='WHEN (OLD.batch_id IS NOT NULL AND (NEW.batch_id IS DISTINCT FROM OLD.batch_id OR NEW.amount <> OLD.amount OR NEW.account_hash <> OLD.account_hash OR NEW.account_cipher <> OLD.account_cipher OR NEW.holder_name <> OLD.holder_name OR NEW."row" <> OLD."row" OR NEW.payout_id <> OLD.payout_id))',
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="d63b1b3929fe2c2a6633eba72a8b9fc92eb961b3",
+                    operation="UPDATE",
+                    pgid="pgtrigger_payment_in_batch_is_final_5e48c",
+                    table="disbursement_payment",
+                    when="BEFORE",
+                ),
+            ),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name="payment",
+            trigger=pgtrigger.compiler.Trigger(
+                name="payment_in_batch_kept",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition='WHEN (OLD."batch_id" IS NOT NULL)',
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot delete rows from % table', TG_TABLE_NAME;",
+                    hash="f210cfd6d9f7f301d241f607ff278feacab8bd54",
+                    operation="DELETE",
+                    pgid="pgtrigger_payment_in_batch_kept_3f3c9",
+                    table="disbursement_payment",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

@@ -26,6 +26,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import json
 import queue
 import random
 import threading
@@ -189,13 +190,27 @@ class _Bulk:
     """Rows of one table, written in chunks: COPY (text format) on PostgreSQL, executemany on SQLite.
 
     Values are str, None (NULL) or bytes (binary columns); the generated text never holds a tab, newline or
-    backslash, so no COPY escaping is needed.
+    backslash, so no COPY escaping is needed. Columns the builder does not name but the table requires get their
+    model default (a field added later keeps the builder working).
     """
 
-    def __init__(self, table: str, columns: tuple[str, ...], lane: _Lane, *, binary: tuple[str, ...] = ()) -> None:
-        self.table = table
+    def __init__(self, model, columns: tuple[str, ...], lane: _Lane, *, binary: tuple[str, ...] = ()) -> None:
+        self.table = model._meta.db_table
+        extra = [
+            field
+            for field in model._meta.concrete_fields
+            if field.column not in columns and not field.null and field.has_default()
+        ]
+        values = [
+            json.dumps(field.get_default())
+            if field.get_internal_type() == "JSONField"
+            else field.get_db_prep_save(field.get_default(), connection)
+            for field in extra
+        ]
+        self.extra_values = tuple(values)
+        self.extra_text = "".join("\t" + ("t" if v is True else "f" if v is False else str(v)) for v in values)
+        self.names = ", ".join(f'"{name}"' for name in (*columns, *(field.column for field in extra)))
         self.columns = columns
-        self.names = ", ".join(f'"{name}"' for name in columns)
         self.lane = lane
         self.binary = [columns.index(name) for name in binary]
         self.rows: list[tuple] = []
@@ -210,20 +225,21 @@ class _Bulk:
         if connection.vendor == "postgresql":
             buffer = io.StringIO()
             write = buffer.write
-            binary = self.binary
+            binary, extra = self.binary, self.extra_text + "\n"
             for row in self.rows:
                 if binary:
                     row = list(row)
                     for i in binary:
                         row[i] = "\\\\x" + row[i].hex()
                 write("\t".join(["\\N" if v is None else v for v in row]))
-                write("\n")
+                write(extra)
             buffer.seek(0)
             self.lane.put(f"COPY {self.table} ({self.names}) FROM STDIN", buffer)
         else:
-            marks = ", ".join(["%s"] * len(self.columns))
+            marks = ", ".join(["%s"] * (len(self.columns) + len(self.extra_values)))
+            rows = [row + self.extra_values for row in self.rows] if self.extra_values else self.rows
             with connection.cursor() as cursor:
-                cursor.executemany(f"INSERT INTO {self.table} ({self.names}) VALUES ({marks})", self.rows)  # noqa: S608
+                cursor.executemany(f"INSERT INTO {self.table} ({self.names}) VALUES ({marks})", rows)  # noqa: S608
         self.count += len(self.rows)
         self.rows = []
 
@@ -241,21 +257,21 @@ class _Tables:
         self.lanes = (_Lane(threaded), _Lane(threaded))
         self.now = now
         self.recipients = _Bulk(
-            Recipient._meta.db_table,
+            Recipient,
             ("id", "id_hash", "id_cipher", "id_masked", "name", "sex", "birth_date", "birthplace_code", "village_id",
              "phone", "created_at", "updated_at"),
             self.lanes[0],
             binary=("id_cipher",),
         )  # fmt: skip
         self.payments = _Bulk(
-            Payment._meta.db_table,
+            Payment,
             ("id", "payout_id", "policy_id", "period", "recipient_id", "roster_id", "row", "amount", "quantity",
              "account_hash", "account_cipher", "account_masked", "bank_name", "holder_name", "status", "created_at"),
             self.lanes[0],
             binary=("account_cipher",),
         )  # fmt: skip
         self.records = _Bulk(
-            ReferenceRecord._meta.db_table,
+            ReferenceRecord,
             ("load_id", "row", "id_hash", "id_masked", "name", "event_date", "division", "status", "detail"),
             self.lanes[1],
         )

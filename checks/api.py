@@ -28,7 +28,7 @@ from checks.models import CheckRun, Finding
 from checks.selectors import latest_run
 from checks.services import checks_start, finding_keep, finding_remove
 from disbursement.models import Payout, payment_ref
-from disbursement.services import payout_submit
+from disbursement.review import payout_submit
 from recipients import storage
 from recipients.api import PayoutSerializer
 

@@ -1,5 +1,4 @@
-"""Creating payouts (发放项目) and submitting them for review. Review chains, batches and money movement come in
-later issues."""
+"""Creating payouts (发放项目). Submitting them and their review live in disbursement.review."""
 
 from __future__ import annotations
 
@@ -7,14 +6,12 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from audit.enums import AuditAction
 from audit.services import audit_record
-from checks.selectors import submission_blockers
-from disbursement.enums import PaymentStatus, PayoutStatus
-from disbursement.models import Payment, Payout
+from disbursement.models import Payout
 from org.enums import DEPARTMENT_ROLES, TOWNSHIP_ROLES
 from org.models import Region
 from policies.enums import ListStatus
@@ -78,45 +75,5 @@ def payout_create(
             },
             department_id=payout.department_id,
             region_code=region.code,
-        )
-    return payout
-
-
-def payout_submit(*, acting_user, payout: Payout) -> Payout:
-    """The clerk hands the checked payout on for review: only once its roster has been checked and every
-    blocking finding has been cleared. Its payments then count as money on its way (the no-double-payment
-    constraint applies to them from here)."""
-    if not acting_user.has_perm("disbursement.change_payout"):
-        raise PermissionDenied(_("无权提交发放项目。"))
-    if not Payout.objects.visible_to(acting_user).filter(pk=payout.pk).exists():
-        raise PermissionDenied(_("只能提交本部门的发放项目。"))
-    with transaction.atomic():
-        payout = Payout.objects.select_for_update(of=("self",)).select_related("region").get(pk=payout.pk)
-        if payout.status != PayoutStatus.DRAFT:
-            raise ValidationError(_("发放项目已提交。"), code="payout_not_draft")
-        blockers = submission_blockers(payout)
-        if blockers:
-            raise ValidationError([ValidationError(message, code=code) for code, message in blockers])
-        live = Payment.objects.filter(payout=payout, status__in=[PaymentStatus.DRAFT, PaymentStatus.CHECKED])
-        try:
-            with transaction.atomic():
-                count = live.update(status=PaymentStatus.SUBMITTED)
-        except IntegrityError:
-            # The database's own guard: someone in this payout is already paid, or on the way, for this policy
-            # and period elsewhere (a kept already_paid finding, or a payout submitted in between).
-            raise ValidationError(
-                _("名册中有人在本政策同一期间已发放或正在发放，不能重复提交。请重新比对并剔除。"),
-                code="double_payment",
-            ) from None
-        Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.SUBMITTED)
-        payout.status = PayoutStatus.SUBMITTED
-        audit_record(
-            acting_user=acting_user,
-            action=AuditAction.PAYOUT_SUBMIT,
-            obj=payout,
-            before={"status": PayoutStatus.DRAFT},
-            after={"status": PayoutStatus.SUBMITTED, "payments": count},
-            department_id=payout.department_id,
-            region_code=payout.region.code,
         )
     return payout

@@ -40,6 +40,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "disbursement.view_*",
         "disbursement.add_*",
         "disbursement.change_*",
+        # The default chain's second step (主管部门经办复核) is a department clerk's, for township payouts.
+        "disbursement.review_payout",
         # Runs the checks on its payouts, clears what they find, loads the lists its department keeps.
         "checks.view_*",
         "checks.add_checkrun",

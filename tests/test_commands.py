@@ -5,7 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.services import audit_verify
-from disbursement.models import Payment
+from checks.models import Finding
+from disbursement.ledger import ledger, reconcile_ok
+from disbursement.models import Batch, Payment, Payout
 from org.enums import Role
 from org.models import Department, Region, User
 from recipients.models import Roster
@@ -19,11 +21,20 @@ def test_seed_demo_prints_one_login_per_role_and_can_run_twice(db, capsys, djang
     call_command("seed_demo")
 
     assert (User.objects.count(), Department.objects.count(), Region.objects.count(), Payment.objects.count()) == counts
-    # A payout whose roster was imported: a newcomer sees draft payments and the rows that were turned away.
-    roster = Roster.objects.get()
-    assert roster.status == "imported"
-    assert roster.valid == Payment.objects.count() > 250
-    assert roster.rejected > 0
+    # November: a roster imported and checked, its findings waiting; the newcomer sees the rows turned away.
+    november = Roster.objects.get(payout__period="2026-11")
+    assert november.status == "imported"
+    assert november.valid == Payment.objects.filter(payout__period="2026-11").count() > 250
+    assert november.rejected > 0
+    assert Finding.objects.filter(payout__period="2026-11", status="open", severity="block").count() >= 5
+    # October went all the way: findings cleared, reviewed, released into generated bank batches that balance.
+    october = Payout.objects.get(period="2026-10")
+    assert october.status == "released"
+    assert not Finding.objects.filter(payout=october, status="open").exists()
+    batches = Batch.objects.filter(payout=october)
+    assert batches.count() >= 2 and all(batch.status == "ready" and batch.file_sha256 for batch in batches)
+    assert sum(batch.total_fen for batch in batches) == int(october.approved_total * 100)
+    assert reconcile_ok(ledger())
     roles = set(User.objects.values_list("role", flat=True))
     assert roles == set(Role.values) - {Role.BANK}
     for user in User.objects.all():

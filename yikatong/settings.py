@@ -268,6 +268,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Several models have a `status`: each choice set gets its own stable name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "PayoutStatusEnum": "disbursement.enums.PayoutStatus",
+        "PaymentStatusEnum": "disbursement.enums.PaymentStatus",
+        "BatchStatusEnum": "disbursement.enums.BatchStatus",
+        "FindingStatusEnum": "checks.enums.FindingStatus",
+        "CheckRunStatusEnum": "checks.enums.RunStatus",
+        "ReferenceLoadStatusEnum": "checks.enums.LoadStatus",
+        "RosterStatusEnum": "recipients.enums.RosterStatus",
+    },
 }
 
 # --- Logging -----------------------------------------------------------------------------------

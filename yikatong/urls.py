@@ -5,6 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from checks.api import FindingViewSet, PayoutChecksViewSet
 from checks.api_reference import ReferenceLoadViewSet, ReferenceSourceViewSet
+from disbursement.api_batches import BatchViewSet, PayoutReleaseViewSet
+from disbursement.api_review import PayoutReviewViewSet
 from jobs.api import JobViewSet
 from org.api import DepartmentViewSet, MeView
 from recipients.api import PayoutViewSet, RosterViewSet
@@ -17,7 +19,10 @@ router.register("payouts", PayoutViewSet, basename="payout")
 router.register("rosters", RosterViewSet, basename="roster")
 # The payout's cross-check actions (/payouts/{code}/checks/, …/findings/, …/submit/) beside its own viewset.
 router.register("payouts", PayoutChecksViewSet, basename="payout-checks")
+router.register("payouts", PayoutReviewViewSet, basename="payout-review")  # …/approve/, …/return/, …/reviews/
 router.register("findings", FindingViewSet, basename="finding")
+router.register("payouts", PayoutReleaseViewSet, basename="payout-release")  # POST /payouts/{code}/release/
+router.register("batches", BatchViewSet, basename="batch")
 router.register("reference-sources", ReferenceSourceViewSet, basename="reference-source")
 router.register("reference-loads", ReferenceLoadViewSet, basename="reference-load")
 

@@ -13,7 +13,8 @@ from checks.models import CheckRun, Finding
 from checks.services import finding_keep, queue_run
 from disbursement.enums import PaymentStatus
 from disbursement.models import Payment
-from disbursement.services import payout_create, payout_submit
+from disbursement.review import payout_submit
+from disbursement.services import payout_create
 from jobs.registry import JobError
 from jobs.services import job_run
 from recipients.services import roster_upload

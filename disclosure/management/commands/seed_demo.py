@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from banks.demo import seed_banks
 from checks.demo import seed_reference_data
 from disbursement.demo import seed_payouts
 from org.demo import DEMO_PASSWORD, USERS, seed_organisation
@@ -22,6 +23,7 @@ class Command(BaseCommand):
             raise CommandError("Refusing to load demo users with a known password into a production setup.")
         users = {user.username: user for user in seed_organisation()}
         seed_policy_lists()
+        seed_banks()
         seed_reference_data()  # before the roster: its import runs the checks against these lists
         seed_payouts()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))

@@ -1,0 +1,193 @@
+"""The bank file of a batch: its format, its hashes, and a generation that survives being killed midway."""
+
+import datetime as dt
+import hashlib
+import io
+
+import pytest
+from django.utils import timezone
+
+from audit.enums import AuditAction
+from audit.models import AuditEvent
+from banks.demo import seed_banks
+from banks.models import Bank
+from disbursement import bankfile
+from disbursement.batches import payout_release
+from disbursement.enums import BatchStatus
+from disbursement.models import Batch, Payment, payment_ref
+from jobs.enums import JobStatus
+from jobs.models import Job
+from jobs.services import job_enqueue, job_run
+from tests.disbursement.test_batches import approve_directly, fen
+from yikatong import pii
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def released(payout, roster_file, upload, clerk_a, finance_admin, django_capture_on_commit_callbacks):
+    """Release an approved payout with every payment in one bank; the generation job is queued, not yet run."""
+
+    def make(n=30, *, before_release=None):
+        seed_banks()
+        path, _rows = roster_file(n)
+        upload(path)
+        Payment.objects.filter(payout=payout).update(bank_name="中国建设银行二七区支行")
+        if before_release is not None:
+            before_release(payout)
+        approve_directly(payout, submitted_by=clerk_a)
+        with django_capture_on_commit_callbacks(execute=False):
+            (batch,) = payout_release(acting_user=finance_admin, payout=payout)
+        return Batch.objects.select_related("bank", "payout__policy_entry").get(pk=batch.pk)
+
+    return make
+
+
+def _parse(data: bytes, encoding: str):
+    text = data.decode(encoding)
+    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
+    lines = text.split("\r\n")[:-1]
+    return [line.split("|") for line in lines]
+
+
+def _clean(batch) -> bytes:
+    sink = io.BytesIO()
+    bankfile.write_bank_file(batch, sink)
+    return sink.getvalue()
+
+
+def test_the_generated_file_parses_and_its_counts_totals_and_hashes_match(released):
+    batch = released(30)
+    job_run(job_id=batch.job_id)
+    batch.refresh_from_db()
+
+    data = bankfile.batch_file_bytes(batch)
+    assert batch.status == BatchStatus.READY and batch.file_size == len(data)
+    assert hashlib.sha256(data).hexdigest() == batch.file_sha256
+    header, *details, trailer = _parse(data, "gbk")
+    created = timezone.localtime(batch.created_at).strftime("%Y%m%d")
+    assert header == ["H", batch.batch_no, "ccb-erqi", "30", str(batch.total_fen), created]
+    payments = list(Payment.objects.filter(batch=batch).select_related("recipient").order_by("row"))
+    assert [d[1] for d in details] == [payment_ref(batch.payout.code, p.row) for p in payments]
+    assert [d[2] for d in details] == [pii.decrypt(p.account_cipher, purpose="account") for p in payments]
+    assert [d[3] for d in details] == [p.holder_name or p.recipient.name for p in payments]
+    assert all(d[3] for d in details)
+    assert [int(d[4]) for d in details] == [fen(p.amount) for p in payments]
+    assert {d[5] for d in details} == {batch.payout.policy_entry.name + "2026年11月"}
+    assert trailer[:3] == ["T", "30", str(batch.total_fen)]
+    detail_bytes = b"".join(line for line in data.splitlines(keepends=True) if line.startswith(b"D|"))
+    assert trailer[3] == hashlib.sha256(detail_bytes).hexdigest() == batch.detail_sha256
+    event = AuditEvent.objects.get(action=AuditAction.BATCH_GENERATE)
+    assert event.after["file_sha256"] == batch.file_sha256
+    # No account number in the trail.
+    assert not any(d[2] in str(event.after) for d in details)
+
+
+class _Killed(BaseException):
+    """A worker killed midway: no handler of ours catches it, as none would run after a SIGKILL."""
+
+
+def test_a_run_killed_midway_and_taken_again_writes_the_same_file_once(released, monkeypatch):
+    batch = released(40)
+    clean = _clean(batch)
+    real_line, written = bankfile.detail_line, []
+
+    def crash_after_half(*args):
+        if len(written) == 20:
+            raise _Killed
+        written.append(1)
+        return real_line(*args)
+
+    monkeypatch.setattr(bankfile, "CHUNK", 10)
+    monkeypatch.setattr(bankfile, "detail_line", crash_after_half)
+    monkeypatch.setattr(bankfile.SealedWriter, "abort", lambda self: self.file.close())  # a kill cleans nothing
+    with pytest.raises(_Killed):
+        job_run(job_id=batch.job_id)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.GENERATING and batch.generated_at is None
+    folder = bankfile._root()
+    assert list(folder.glob(f".batch-{batch.pk}.bin.*.tmp"))  # the half-written file the killed run left
+
+    monkeypatch.setattr(bankfile, "detail_line", real_line)
+    # The worker is gone: its heartbeat goes stale, and the job is taken again.
+    Job.objects.filter(pk=batch.job_id).update(heartbeat_at=timezone.now() - dt.timedelta(hours=1))
+    job = job_run(job_id=batch.job_id)
+
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.READY
+    assert batch.file_sha256 == hashlib.sha256(clean).hexdigest()
+    assert bankfile.batch_file_bytes(batch) == clean
+    assert [p.name for p in folder.iterdir()] == [batch.stored_file]
+    assert AuditEvent.objects.filter(action=AuditAction.BATCH_GENERATE, object_id=str(batch.pk)).count() == 1
+
+
+def test_a_generated_batch_is_left_alone(released, finance_admin, django_capture_on_commit_callbacks):
+    batch = released(10)
+    job_run(job_id=batch.job_id)
+    batch.refresh_from_db()
+    stored = (bankfile._root() / batch.stored_file).read_bytes()
+    with django_capture_on_commit_callbacks(execute=False):
+        again = job_enqueue(acting_user=finance_admin, kind="batch.generate", params={"batch_id": batch.pk})
+    job = job_run(job_id=again.pk)
+    assert job.counts == {"payments": 10, "already_generated": 1}
+    assert (bankfile._root() / batch.stored_file).read_bytes() == stored
+    assert Batch.objects.get(pk=batch.pk).generated_at == batch.generated_at
+
+
+def test_decrypting_in_worker_processes_gives_the_same_bytes(released, monkeypatch):
+    batch = released(25)
+    inline = _clean(batch)
+    monkeypatch.setattr(bankfile, "POOL_FROM", 1)
+    monkeypatch.setattr(bankfile, "CHUNK", 4)
+    assert _clean(batch) == inline
+
+
+def test_separators_and_characters_the_encoding_lacks_are_replaced(released):
+    def rename(payout):
+        first, second = Payment.objects.filter(payout=payout).order_by("row")[:2]
+        Payment.objects.filter(pk=first.pk).update(holder_name="张|三\r\n")
+        Payment.objects.filter(pk=second.pk).update(holder_name="李𠮷")
+
+    batch = released(5, before_release=rename)
+    job = job_run(job_id=batch.job_id)
+    batch.refresh_from_db()
+    _header, first, second, *_rest = _parse(bankfile.batch_file_bytes(batch), "gbk")
+    assert first[3] == "张｜三  " and second[3] == "李?"
+    assert job.counts["replaced"] == 1
+    event = AuditEvent.objects.get(action=AuditAction.BATCH_GENERATE)
+    assert event.after["replaced_characters_in"] == [second[1]]
+
+
+def test_a_utf8_bank_gets_utf8_and_keeps_every_character(released):
+    def rename(payout):
+        Bank.objects.filter(code="ccb-erqi").update(file_encoding="utf-8")
+        Payment.objects.filter(pk=Payment.objects.filter(payout=payout).order_by("row")[0].pk).update(
+            holder_name="李𠮷"
+        )
+
+    batch = released(3, before_release=rename)
+    assert batch.encoding == "utf-8"
+    job_run(job_id=batch.job_id)
+    batch.refresh_from_db()
+    assert _parse(bankfile.batch_file_bytes(batch), "utf-8")[1][3] == "李𠮷"
+
+
+def test_an_altered_account_fails_the_job_and_writes_nothing(released):
+    def tamper(payout):
+        payment = Payment.objects.filter(payout=payout).order_by("row")[0]
+        blob = bytearray(payment.account_cipher)
+        blob[-20] ^= 1
+        Payment.objects.filter(pk=payment.pk).update(account_cipher=bytes(blob))
+
+    batch = released(5, before_release=tamper)
+    job = job_run(job_id=batch.job_id)
+    assert job.status == JobStatus.FAILED and job.error_code == "account_undecryptable"
+    batch.refresh_from_db()
+    assert batch.generated_at is None and batch.stored_file == ""
+    assert list(bankfile._root().iterdir()) == []

@@ -22,9 +22,13 @@ from audit.services import audit_record
 from checks.enums import LoadStatus
 from checks.models import ReferenceIssue, ReferenceLoad, ReferenceRecord, ReferenceSource
 from checks.reference_rows import CleanReference, ReferenceRowValidator, layout_for
+from checks.services import queue_run
+from disbursement.enums import PayoutStatus
+from disbursement.models import Payout
 from jobs.registry import JobError, job_handler
 from jobs.services import job_is_current
 from recipients import storage
+from recipients.enums import RosterStatus
 from recipients.roster_file import RosterFileError, open_roster
 from yikatong import pii
 
@@ -300,4 +304,15 @@ def _activate(*, load: ReferenceLoad, job, rows_read: int, valid: int, warnings:
         # The rules join on this table right after a load: give the planner the new row counts first.
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {RECORD}")
-    return {**counts, "status": LoadStatus.ACTIVE}
+    return {**counts, "status": LoadStatus.ACTIVE, "rechecked": _recheck_drafts(load)}
+
+
+def _recheck_drafts(load: ReferenceLoad) -> int:
+    """Every payout still being prepared is checked again against the new list: a death reported today must stop
+    this month's payment, not wait for the clerk to press 重新比对. Submitted payouts are past the checks."""
+    payouts = Payout.objects.filter(status=PayoutStatus.DRAFT, rosters__status=RosterStatus.IMPORTED).distinct()
+    count = 0
+    for payout in payouts.order_by("pk"):
+        queue_run(acting_user=load.uploaded_by, payout=payout)
+        count += 1
+    return count

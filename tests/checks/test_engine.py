@@ -247,3 +247,29 @@ def test_a_run_is_void_when_its_inputs_change_under_it(imported, payout, clerk_a
     run.refresh_from_db()
     assert run.status == RunStatus.SUPERSEDED and run.error_code == change
     assert "checks_stale" in [code for code, _m in submission_blockers(payout)]
+
+
+def test_a_new_reference_load_rechecks_every_draft_payout(
+    imported, payout, finance_admin, django_capture_on_commit_callbacks
+):
+    """The death office's new list stops this month's payment without anyone pressing 重新比对."""
+    from checks.references import reference_upload
+
+    _roster, rows = imported
+    number, _hash = _person(rows, 2)
+    runs_before = CheckRun.objects.filter(payout=payout).count()
+    csv = f"身份证号,姓名,死亡日期\n{number},某某,2026-06-01\n".encode()
+    # Eager tasks: the import, and the check runs it queues, run as soon as their transactions commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        reference_upload(
+            acting_user=finance_admin,
+            source=ReferenceSource.objects.get(code="death"),
+            as_of=dt.date(2026, 11, 20),
+            filename="death.csv",
+            data=csv,
+        )
+    assert CheckRun.objects.filter(payout=payout).count() == runs_before + 1
+    latest = CheckRun.objects.filter(payout=payout).order_by("-pk").first()
+    assert latest.status == RunStatus.DONE
+    finding = Finding.objects.get(payout=payout, rule="deceased")
+    assert finding.status == FindingStatus.OPEN and finding.run_id == latest.pk

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,9 +25,10 @@ from checks.services import queue_run
 from disbursement.enums import PayoutStatus
 from disbursement.models import Payout
 from jobs.registry import JobError, job_handler
-from jobs.services import job_is_current
+from jobs.services import JobSuperseded, job_is_current, owned
 from recipients import storage
 from recipients.enums import RosterStatus
+from recipients.issues import IssueWriter
 from recipients.roster_file import RosterFileError, open_roster
 from yikatong import pii
 
@@ -37,19 +37,6 @@ RECORD = ReferenceRecord._meta.db_table
 RECORD_COLUMNS = ("load_id", "row", "id_hash", "id_masked", "name", "event_date", "division", "status", "detail")
 # Statuses a load reaches only through a finished run: a run started again after one of them changes nothing.
 _SETTLED = (LoadStatus.ACTIVE, LoadStatus.SUPERSEDED, LoadStatus.REJECTED)
-
-
-class _Superseded(Exception):
-    """This run was given up for dead and the job taken again: stop without touching anything."""
-
-
-@contextmanager
-def _owning(job):
-    # As in recipients.importing: every write happens holding the job row, after checking this run still owns it.
-    with transaction.atomic():
-        if not job_is_current(job=job):
-            raise _Superseded
-        yield
 
 
 def write_records(rows: Sequence[tuple]) -> None:
@@ -100,7 +87,7 @@ class _Records:
     def flush(self) -> None:
         if not self.rows:
             return
-        with _owning(self.job):
+        with owned(self.job):
             write_records(self.rows)
         self.written += len(self.rows)
         self.rows.clear()
@@ -108,39 +95,6 @@ class _Records:
     def drop(self) -> None:
         """A row error was found: nothing of this file will be used, so stop writing it."""
         self.rows.clear()
-
-
-class _Issues:
-    def __init__(self, load_id: int, job) -> None:
-        self.load_id = load_id
-        self.job = job
-        self.pending: list[ReferenceIssue] = []
-        self.errors = self.warnings = 0
-
-    def add(self, issue) -> None:
-        if issue.warning:
-            self.warnings += 1
-        else:
-            self.errors += 1
-        self.pending.append(
-            ReferenceIssue(
-                load_id=self.load_id,
-                row=issue.row,
-                column=str(issue.column)[:60],
-                code=issue.code,
-                message=str(issue.message)[:200],
-                warning=issue.warning,
-            )
-        )
-        if len(self.pending) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        with _owning(self.job):
-            ReferenceIssue.objects.bulk_create(self.pending)
-        self.pending.clear()
 
 
 @job_handler("reference.import")
@@ -154,14 +108,14 @@ def reference_import(*, job, progress) -> dict:
             raise JobError("reference_rows_rejected", _rows_rejected_message(load.rejected))
         return {**_counts(load.rows_read, load.valid, load.rejected), "status": load.status}
     try:
-        with _owning(job):
+        with owned(job):
             delete_records(load.pk)
             ReferenceIssue.objects.filter(load=load).delete()
             ReferenceLoad.objects.filter(pk=load.pk).update(
                 status=LoadStatus.IMPORTING, rows_read=0, valid=0, rejected=0, file_error_code="", file_error_message=""
             )
         return _import(load=load, job=job, progress=progress)
-    except _Superseded:
+    except JobSuperseded:
         raise JobError("superseded", _("该导入已由新的任务接手。")) from None
     except RosterFileError as error:
         _reject_file(load, job, error)
@@ -178,7 +132,7 @@ def reference_import(*, job, progress) -> dict:
 
 
 def _import(*, load: ReferenceLoad, job, progress) -> dict:
-    records, issues = _Records(load.pk, job), _Issues(load.pk, job)
+    records, issues = _Records(load.pk, job), IssueWriter(ReferenceIssue, owner="load_id", owner_id=load.pk, job=job)
     rows_read = rejected = 0
     kind = load.source.kind
     with open_roster(
@@ -226,7 +180,7 @@ def _counts(rows_read: int, valid: int, rejected: int, warnings: int = 0) -> dic
 def _reject_rows(*, load: ReferenceLoad, job, rows_read: int, rejected: int) -> dict:
     # `valid` still counts the rows that passed, so the clerk sees how much of the file was fine.
     counts = _counts(rows_read, rows_read - rejected, rejected)
-    with _owning(job):
+    with owned(job):
         delete_records(load.pk)
         ReferenceLoad.objects.filter(pk=load.pk).update(
             status=LoadStatus.REJECTED, rows_read=rows_read, valid=rows_read - rejected, rejected=rejected
@@ -266,7 +220,7 @@ def _reject_file(load: ReferenceLoad, job, error: RosterFileError) -> None:
 
 def _activate(*, load: ReferenceLoad, job, rows_read: int, valid: int, warnings: int) -> dict:
     counts = _counts(rows_read, valid, 0, warnings)
-    with _owning(job):
+    with owned(job):
         source = ReferenceSource.objects.select_for_update().get(pk=load.source_id)
         previous = source.current_load_id
         if previous is not None and previous > load.pk:

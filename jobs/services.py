@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -89,6 +90,20 @@ def job_is_current(*, job, lock: bool = True) -> bool:
     if lock:
         rows = rows.select_for_update()
     return rows.exists()
+
+
+class JobSuperseded(Exception):
+    """This run was given up for dead and the job taken again: stop without touching anything."""
+
+
+@contextmanager
+def owned(job):
+    """A transaction in which this run still owns its job: every write of a long job goes through one, so a run
+    taken over as stale can write nothing behind the new run's back. Raises `JobSuperseded` otherwise."""
+    with transaction.atomic():
+        if not job_is_current(job=job):
+            raise JobSuperseded
+        yield
 
 
 def _finish(*, job: Job, status: str, counts: dict | None = None, code: str = "", message: str = "") -> bool:

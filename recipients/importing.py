@@ -6,7 +6,6 @@ Safe to run again from the start: it first empties its own staging rows and issu
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,9 +19,10 @@ from checks.services import queue_run
 from disbursement.enums import PayoutStatus
 from disbursement.models import Payout
 from jobs.registry import JobError, job_handler
-from jobs.services import job_is_current
+from jobs.services import JobSuperseded, job_is_current, owned
 from recipients import staging, storage
 from recipients.enums import RosterStatus
+from recipients.issues import IssueWriter
 from recipients.models import Roster, RosterIssue
 from recipients.roster_file import RosterFileError, open_roster
 from recipients.roster_rules import Issue, PolicyBounds, RowValidator
@@ -83,41 +83,10 @@ class _Stager:
                 clean.bank or "", clean.holder_name or clean.name, clean.amount, clean.quantity,
                 (clean.township or "")[:64], (clean.village or "")[:64],
             ))  # fmt: skip
-        with _owning(self.job):
+        with owned(self.job):
             staging.stage_rows(tuples)
         self.staged += len(tuples)
         self.rows.clear()
-
-
-class _Issues:
-    def __init__(self, roster_id: int, job):
-        self.roster_id = roster_id
-        self.job = job
-        self.pending: list[RosterIssue] = []
-        self.errors = self.warnings = 0
-
-    def add(self, issue) -> None:
-        if issue.warning:
-            self.warnings += 1
-        else:
-            self.errors += 1
-        self.pending.append(
-            RosterIssue(
-                roster_id=self.roster_id,
-                row=issue.row,
-                column=str(issue.column)[:60],
-                code=issue.code,
-                message=str(issue.message)[:200],
-                warning=issue.warning,
-            )
-        )
-        if len(self.pending) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        with _owning(self.job):
-            RosterIssue.objects.bulk_create(self.pending)
-        self.pending.clear()
 
 
 def _reject(roster: Roster, error: RosterFileError) -> None:
@@ -134,20 +103,6 @@ def _reject(roster: Roster, error: RosterFileError) -> None:
             after={"code": error.code},
             department_id=roster.department_id,
         )
-
-
-class _Superseded(Exception):
-    """This run was given up for dead and the job taken again: stop without touching anything."""
-
-
-@contextmanager
-def _owning(job):
-    # Every write of a run happens in a transaction holding the job row, after checking that the run still owns
-    # the job: a run taken over as stale can then neither stage rows nor apply them behind the new run's back.
-    with transaction.atomic():
-        if not job_is_current(job=job):
-            raise _Superseded
-        yield
 
 
 def _length_issues(clean, columns) -> list:
@@ -172,12 +127,12 @@ def _length_issues(clean, columns) -> list:
 def roster_import(*, job, progress) -> dict:
     roster = Roster.objects.select_related("payout__policy_entry", "uploaded_by").get(pk=job.params["roster_id"])
     try:
-        with _owning(job):
+        with owned(job):
             staging.clear_stage(roster.pk)
             RosterIssue.objects.filter(roster=roster).delete()
             Roster.objects.filter(pk=roster.pk).update(status=RosterStatus.IMPORTING)
         return _import(roster=roster, job=job, progress=progress)
-    except _Superseded:
+    except JobSuperseded:
         raise JobError("superseded", _("该导入已由新的任务接手。")) from None
     except RosterFileError as error:
         _reject(roster, error)
@@ -192,7 +147,7 @@ def roster_import(*, job, progress) -> dict:
 
 
 def _import(*, roster: Roster, job, progress) -> dict:
-    stager, issues = _Stager(roster.pk, job), _Issues(roster.pk, job)
+    stager, issues = _Stager(roster.pk, job), IssueWriter(RosterIssue, owner="roster_id", owner_id=roster.pk, job=job)
     rows_read = rejected = 0
     valid_total = Decimal("0")
     with open_roster(
@@ -268,7 +223,7 @@ def _finish(
         "valid_total": valid_total,
         "declared_total": declared_total,
     }
-    with _owning(job):
+    with owned(job):
         payout = Payout.objects.select_for_update().get(pk=roster.payout_id)
         if payout.status != PayoutStatus.DRAFT:
             raise JobError("payout_not_draft", _("发放项目已提交，不能再替换名册。"))

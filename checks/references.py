@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -38,10 +37,7 @@ def reference_upload(
         raise ValidationError(_("请填写数据截止日期。"), code="as_of_missing")
     if as_of > timezone.localdate():
         raise ValidationError(_("数据截止日期不能晚于今天。"), code="as_of_in_future")
-    if not data:
-        raise ValidationError(_("文件为空。"), code="file_empty")
-    if len(data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
-        raise ValidationError(_("文件过大：上限为 %(mb)s MB。") % {"mb": settings.MAX_UPLOAD_MB}, code="file_too_large")
+    storage.accept(data)
     stored_name, sha256 = storage.store(data)
     with transaction.atomic():
         load = ReferenceLoad.objects.create(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -120,12 +119,7 @@ def finding_keep(*, acting_user, finding: Finding, reason: str, attachment: tupl
     stored = ("", "")
     if attachment is not None:
         name, data = attachment
-        if not data:
-            raise ValidationError(_("佐证材料文件为空。"), code="file_empty")
-        if len(data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
-            raise ValidationError(
-                _("文件过大：上限为 %(mb)s MB。") % {"mb": settings.MAX_UPLOAD_MB}, code="file_too_large"
-            )
+        storage.accept(data, empty_message=_("佐证材料文件为空。"))
         stored = (name[:200], storage.store(data)[0])
     with transaction.atomic():
         finding = _decidable(acting_user, finding)

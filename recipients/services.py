@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -24,10 +23,7 @@ def roster_upload(*, acting_user, payout: Payout, filename: str, data: bytes) ->
         raise PermissionDenied(_("只能为本部门的发放项目上传名册。"))
     if payout.status != PayoutStatus.DRAFT:
         raise ValidationError(_("发放项目已提交，不能再上传名册。"), code="payout_not_draft")
-    if not data:
-        raise ValidationError(_("文件为空。"), code="file_empty")
-    if len(data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
-        raise ValidationError(_("文件过大：上限为 %(mb)s MB。") % {"mb": settings.MAX_UPLOAD_MB}, code="file_too_large")
+    storage.accept(data)
     stored_name, sha256 = storage.store(data)
     with transaction.atomic():
         roster = Roster.objects.create(

@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from yikatong import pii
 
@@ -17,6 +19,14 @@ def _root() -> Path:
     root = Path(settings.MEDIA_ROOT) / "rosters"
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return root
+
+
+def accept(data: bytes, *, empty_message: str | None = None) -> None:
+    """Refuse an upload before anything of it is kept: empty (file_empty) or over MAX_UPLOAD_MB (file_too_large)."""
+    if not data:
+        raise ValidationError(empty_message or _("文件为空。"), code="file_empty")
+    if len(data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
+        raise ValidationError(_("文件过大：上限为 %(mb)s MB。") % {"mb": settings.MAX_UPLOAD_MB}, code="file_too_large")
 
 
 def store(data: bytes) -> tuple[str, str]:

@@ -16,61 +16,18 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import random
 import sys
 import time
 
-from bench.bench_checks import ROOT, SERVER, _connect, _machine
+from bench.benchdb import BenchDatabase, machine
 
 DB_NAME = "yikatong_bench_batch"
-DATABASE_URL = f"postgres://{SERVER['user']}@{SERVER['host']}:{SERVER['port']}/{DB_NAME}"
 META = "bench_batch_meta"
+DB = BenchDatabase(DB_NAME, META)
 SEED = 6
 CHUNK = 100_000
 PAYOUT_CODE = "MZ-04-2026-11"
-
-
-def _built_with() -> dict | None:
-    import psycopg2
-
-    try:
-        connection = _connect(DB_NAME)
-    except psycopg2.OperationalError:
-        return None
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s)", [META])
-            if cursor.fetchone()[0] is None:
-                return None
-            cursor.execute(f"SELECT data FROM {META}")  # noqa: S608
-            row = cursor.fetchone()
-            return row[0] if row else None
-    finally:
-        connection.close()
-
-
-def _recreate() -> None:
-    import subprocess
-
-    connection = _connect("postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            cursor.execute(f"CREATE DATABASE {DB_NAME}")
-    finally:
-        connection.close()
-    env = {**os.environ, "DATABASE_URL": DATABASE_URL}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True)
-
-
-def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yikatong.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def _copy(cursor, table: str, columns: str, buffer: io.StringIO) -> None:
@@ -240,13 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="decrypting processes; 0 decrypts inline")
     args = parser.parse_args(argv)
 
-    stored = None if args.rebuild else _built_with()
+    stored = None if args.rebuild else DB.built_with()
     if stored is None or stored["payments"] != args.payments:
         print(f"building {DB_NAME} with {args.payments} payments …", flush=True)
         began = time.perf_counter()
-        _recreate()
+        DB.recreate()
         migrate = time.perf_counter() - began
-        _setup_django()
+        DB.setup_django()
         stored = build(args.payments)
         print(
             f"migrate {migrate:.1f} s, build {stored['build_seconds']} s"
@@ -254,14 +211,14 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     else:
-        _setup_django()
+        DB.setup_django()
         print(f"reusing {DB_NAME} built with {args.payments} payments", flush=True)
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
-    print(f"machine: {_machine()}; PostgreSQL {server}", flush=True)
+    print(f"machine: {machine()}; PostgreSQL {server}", flush=True)
     failed = False
     for _ in range(args.runs):
         result = run(stored, workers=args.workers)

@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.benchdb import BenchDatabase, machine
+
 DB_NAME = "yikatong_bench_checks"
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-DATABASE_URL = f"postgres://{SERVER['user']}@{SERVER['host']}:{SERVER['port']}/{DB_NAME}"
 META = "bench_checks_meta"  # one row: what the database was built with, and the answer key
+DB = BenchDatabase(DB_NAME, META)
 SEED = 1
 PLANTED_PER_RULE = 20
 
@@ -42,55 +37,6 @@ def parameters(payments: int) -> dict:
         "planted_per_rule": PLANTED_PER_RULE,
         "real_hashes": False,
     }
-
-
-def _connect(dbname: str):
-    import psycopg2
-
-    connection = psycopg2.connect(dbname=dbname, **SERVER)
-    connection.autocommit = True
-    return connection
-
-
-def _built_with() -> dict | None:
-    """The parameters the bench database was built with, or None when it is missing or unfinished."""
-    import psycopg2
-
-    try:
-        connection = _connect(DB_NAME)
-    except psycopg2.OperationalError:
-        return None
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s)", [META])
-            if cursor.fetchone()[0] is None:
-                return None
-            cursor.execute(f"SELECT data FROM {META}")  # noqa: S608
-            row = cursor.fetchone()
-            return row[0] if row else None
-    finally:
-        connection.close()
-
-
-def _recreate() -> None:
-    connection = _connect("postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            cursor.execute(f"CREATE DATABASE {DB_NAME}")
-    finally:
-        connection.close()
-    env = {**os.environ, "DATABASE_URL": DATABASE_URL}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True)
-
-
-def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yikatong.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def build(params: dict) -> dict:
@@ -165,18 +111,6 @@ def run(data: dict) -> dict:
     }
 
 
-def _machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payments", type=int, default=1_000_000, help="payments in the payout (default 10^6)")
@@ -185,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = parameters(args.payments)
 
-    stored = None if args.rebuild else _built_with()
+    stored = None if args.rebuild else DB.built_with()
     if stored is None or stored["params"] != params:
         print(f"building {DB_NAME} for {json.dumps(params)} …", flush=True)
         began = time.perf_counter()
-        _recreate()
+        DB.recreate()
         migrate = time.perf_counter() - began
-        _setup_django()
+        DB.setup_django()
         stored = build(params)
         print(
             f"migrate {migrate:.1f} s, build {stored['build_seconds']} s, vacuum analyze {stored['vacuum_seconds']} s;"
@@ -199,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     else:
-        _setup_django()
+        DB.setup_django()
         print(f"reusing {DB_NAME} built for {json.dumps(params)}", flush=True)
 
     from django.db import connection
@@ -207,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
-    print(f"machine: {_machine()}; PostgreSQL {server}", flush=True)
+    print(f"machine: {machine()}; PostgreSQL {server}", flush=True)
     failed = False
     for _ in range(args.runs):
         result = run(stored)

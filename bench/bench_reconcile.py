@@ -20,68 +20,18 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.benchdb import BenchDatabase
+
 DB_NAME = "yikatong_bench_ledger"
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-DATABASE_URL = f"postgres://{SERVER['user']}@{SERVER['host']}:{SERVER['port']}/{DB_NAME}"
 META = "bench_ledger_meta"
+DB = BenchDatabase(DB_NAME, META)
 PAYOUTS = 20
 # Payout states by position: 2 drafts, 2 in review, 4 approved, the rest released.
 STATES = ["draft"] * 2 + ["submitted"] * 2 + ["approved"] * 4 + ["released"] * (PAYOUTS - 8)
 CHUNK = 100_000
-
-
-def _connect(dbname: str):
-    import psycopg2
-
-    connection = psycopg2.connect(dbname=dbname, **SERVER)
-    connection.autocommit = True
-    return connection
-
-
-def _built_with() -> dict | None:
-    import psycopg2
-
-    try:
-        connection = _connect(DB_NAME)
-    except psycopg2.OperationalError:
-        return None
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s)", [META])
-            if cursor.fetchone()[0] is None:
-                return None
-            cursor.execute(f"SELECT data FROM {META}")  # noqa: S608
-            row = cursor.fetchone()
-            return row[0] if row else None
-    finally:
-        connection.close()
-
-
-def _recreate() -> None:
-    connection = _connect("postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            cursor.execute(f"CREATE DATABASE {DB_NAME}")
-    finally:
-        connection.close()
-    env = {**os.environ, "DATABASE_URL": DATABASE_URL}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True)
-
-
-def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yikatong.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def _payment_status(payout_state: str, i: int) -> str:
@@ -295,14 +245,14 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     options = parser.parse_args()
 
-    built = _built_with()
+    built = DB.built_with()
     if options.rebuild or built is None or built.get("payments_asked") != options.payments:
-        _recreate()
-        _setup_django()
+        DB.recreate()
+        DB.setup_django()
         built = build(options.payments)
         print(f"built {built['payments']} payments in {built['build_seconds']} s", flush=True)
     else:
-        _setup_django()
+        DB.setup_django()
     result = run(options.repeat)
     from django.db import connection
 

@@ -33,7 +33,13 @@ from disbursement.review import (
     standing_approvals,
     withdraw_refusal,
 )
-from disbursement.selectors import awaiting_me, overdue_counts_by_department, review_history, with_current_step
+from disbursement.selectors import (
+    awaiting_me,
+    overdue,
+    overdue_counts_by_department,
+    review_history,
+    with_current_step,
+)
 from disbursement.services import payout_create
 from org.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin
 from org.enums import Role
@@ -54,7 +60,7 @@ class HandlingFilter(admin.SimpleListFilter):
         if self.value() == "mine":
             return queryset.filter(pk__in=awaiting_me(request.user).values("pk"))
         if self.value() == "overdue":
-            return queryset.filter(status=PayoutStatus.SUBMITTED, step_due_at__lt=timezone.now())
+            return overdue(queryset)
         if self.value() == "in_review":
             return queryset.filter(status=PayoutStatus.SUBMITTED)
         return queryset

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from disbursement.enums import BatchStatus, PaymentStatus, PayoutStatus
 from disbursement.ledger import ledger, reconcile_ok, to_fen, yuan
 from disbursement.models import Batch, Payout
+from disbursement.selectors import overdue as overdue_in
 
 WAITING_FOR_BANK = (BatchStatus.GENERATING, BatchStatus.READY)
 LISTED = 10  # rows shown in each list; the totals count everything
@@ -59,7 +60,7 @@ def finance_dashboard(user, *, now: dt.datetime | None = None) -> dict:
         row["count_pct"] = _share(row["count"], most)
         row["budget_pct"] = _share(row["budget_fen"], largest)
 
-    overdue_payouts = payouts.filter(status=PayoutStatus.SUBMITTED, step_due_at__lt=now)
+    overdue_payouts = overdue_in(payouts, now=now)
     overdue_rows = list(
         overdue_payouts.order_by()
         .values("department_id", "department__name", "department__short_name")

@@ -12,7 +12,7 @@ from checks.models import CheckRun, Finding, PolicyRule, Rule
 from checks.services import checks_start, finding_keep
 from disbursement.enums import PaymentStatus, PayoutStatus
 from disbursement.models import Payment
-from tests.checks.test_api_checks import assert_no_id_number, id_numbers, plant_death
+from tests.checks.helpers import assert_no_id_number, id_numbers, plant_death
 
 
 @pytest.fixture

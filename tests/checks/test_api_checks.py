@@ -1,50 +1,15 @@
 """Cross-checks over REST: start and follow a run, list findings, remove or keep them, submit the payout — for the
 clerk; read-only for the reviewer and the auditor; invisible to the outsider. No response shows a full ID number."""
 
-import datetime as dt
-import re
-import unicodedata
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
-from checks.enums import FindingStatus, LoadStatus, RunStatus
-from checks.models import CheckRun, Finding, ReferenceLoad, ReferenceRecord, ReferenceSource
+from checks.enums import FindingStatus, RunStatus
+from checks.models import CheckRun, Finding
 from disbursement.enums import PaymentStatus, PayoutStatus
 from disbursement.models import Payment
-
-ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-
-
-def plant_death(user, payout, *, positions=(1,), died=dt.date(2026, 3, 1)) -> list[Payment]:
-    """Make the persons of these payments (by position in the roster) dead in a current death list (the
-    import of such lists is tested in test_reference_*.py)."""
-    source = ReferenceSource.objects.get(code="death")
-    ordered = list(Payment.objects.filter(payout=payout).select_related("recipient").order_by("row"))
-    payments = [ordered[i] for i in positions]
-    load = ReferenceLoad.objects.create(
-        source=source, as_of=dt.date(2026, 11, 20), filename="death.csv", size=1, sha256="0" * 64,
-        status=LoadStatus.ACTIVE, uploaded_by=user, rows_read=len(payments), valid=len(payments),
-    )  # fmt: skip
-    ReferenceRecord.objects.bulk_create(
-        ReferenceRecord(
-            load=load, row=i + 2, id_hash=p.recipient.id_hash, id_masked="410103********0000", event_date=died
-        )
-        for i, p in enumerate(payments)
-    )
-    ReferenceSource.objects.filter(pk=source.pk).update(current_load=load)
-    return payments
-
-
-def id_numbers(rows) -> set[str]:
-    """The roster's ID numbers as the registry holds them (the generator adds full-width digits and spaces)."""
-    return {unicodedata.normalize("NFKC", str(row["身份证号码"])).replace(" ", "").upper() for row in rows}
-
-
-def assert_no_id_number(body: str, numbers: set[str]) -> None:
-    assert not ID_PATTERN.search(body), ID_PATTERN.search(body).group(0)
-    assert not [number for number in numbers if number in body.upper()]
+from tests.checks.helpers import assert_no_id_number, id_numbers, plant_death
 
 
 @pytest.fixture

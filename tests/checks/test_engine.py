@@ -7,12 +7,13 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from audit.models import AuditEvent
-from checks.enums import FindingStatus, LoadStatus, RunStatus, Severity
-from checks.models import CheckRun, Finding, PolicyRule, ReferenceLoad, ReferenceRecord, ReferenceSource, Rule
+from checks.enums import FindingStatus, RunStatus, Severity
+from checks.models import CheckRun, Finding, PolicyRule, ReferenceSource, Rule
 from checks.selectors import findings_report, submission_blockers
 from checks.services import checks_start, finding_keep, finding_remove
 from disbursement.enums import PaymentStatus
 from disbursement.models import Payment
+from tests.checks.helpers import current_load
 from yikatong import pii
 
 
@@ -23,18 +24,7 @@ def _person(rows, index):
 
 
 def _load(source_code, user, records, as_of=dt.date(2026, 11, 20)):
-    """A reference load made current directly (the import path is tested in test_reference_*.py)."""
-    source = ReferenceSource.objects.get(code=source_code)
-    load = ReferenceLoad.objects.create(
-        source=source, as_of=as_of, filename="x.csv", size=1, sha256="0" * 64, status=LoadStatus.ACTIVE,
-        uploaded_by=user, rows_read=len(records), valid=len(records),
-    )  # fmt: skip
-    ReferenceRecord.objects.bulk_create(
-        ReferenceRecord(load=load, row=i + 2, id_hash=h, id_masked="410103********0000", **fields)
-        for i, (h, fields) in enumerate(records)
-    )
-    ReferenceSource.objects.filter(pk=source.pk).update(current_load=load)
-    return load
+    return current_load(source_code, user, records, as_of=as_of)
 
 
 @pytest.fixture

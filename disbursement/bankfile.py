@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Value
@@ -41,46 +38,16 @@ FILE_PURPOSE = "batch_file"
 # In names and the summary: the separator becomes the full-width bar (GBK A3FC), line breaks and tabs a space.
 _FIELD_CLEAN = str.maketrans({"|": "｜", "\r": " ", "\n": " ", "\t": " "})
 
-# The stored file is pii.encrypt_bytes' layout, written as a stream: version, key-id length, key id, 12-byte
-# nonce, SM4-GCM body, 16-byte tag. pii.decrypt_bytes(…, purpose=FILE_PURPOSE) opens it whole.
-_SEAL_VERSION = 1
-_NONCE_BYTES = 12
-_TAG_BYTES = 16
-
 
 # --- Decrypting accounts in bulk -----------------------------------------------------------------------------
-
-
-def _account_opener(keys: dict[str, bytes]) -> Callable[[bytes], str]:
-    """``blob -> account`` with the SM4 key objects and the associated data prepared once (pii.decrypt, faster)."""
-    algorithms_by_kid = {kid.encode("ascii"): algorithms.SM4(key) for kid, key in keys.items()}
-    aad = b"account"
-
-    def open_account(blob) -> str:
-        blob = bytes(blob)
-        if len(blob) < 2 + _NONCE_BYTES + _TAG_BYTES or blob[0] != _SEAL_VERSION:
-            raise pii.PiiDecryptError("unknown ciphertext format")
-        start = 2 + blob[1]
-        algorithm = algorithms_by_kid.get(blob[2:start])
-        if algorithm is None:
-            raise pii.PiiDecryptError("no key for this ciphertext in PII_ENCRYPTION_KEYS")
-        nonce_end = start + _NONCE_BYTES
-        decryptor = Cipher(algorithm, modes.GCM(blob[start:nonce_end], blob[-_TAG_BYTES:])).decryptor()
-        decryptor.authenticate_additional_data(aad)
-        try:
-            return (decryptor.update(blob[nonce_end:-_TAG_BYTES]) + decryptor.finalize()).decode("utf-8")
-        except InvalidTag:
-            raise pii.PiiDecryptError("ciphertext does not authenticate") from None
-
-    return open_account
 
 
 _worker_open: Callable[[bytes], str] | None = None
 
 
-def _worker_init(keys: dict[str, bytes]) -> None:
+def _worker_init() -> None:
     global _worker_open
-    _worker_open = _account_opener(keys)
+    _worker_open = pii.decrypter(purpose="account")
 
 
 def _worker_decrypt(blobs: list[bytes]) -> list[str] | tuple[str, int]:
@@ -98,14 +65,13 @@ class _Decrypter:
     the database fetch and the writing here overlap with the decryption there."""
 
     def __init__(self, *, pooled: bool):
-        keys = dict(pii.keyring().keys)
-        self.open = _account_opener(keys)
+        self.open = pii.decrypter(purpose="account")
         self.pool = None
         if pooled:
             import multiprocessing
 
             # fork: the workers only decrypt (no database, no Django), and start in milliseconds.
-            self.pool = multiprocessing.get_context("fork").Pool(POOL_SIZE, _worker_init, (keys,))
+            self.pool = multiprocessing.get_context("fork").Pool(POOL_SIZE, _worker_init)
 
     def submit(self, blobs: list[bytes]):
         if self.pool is None:
@@ -275,35 +241,6 @@ def stored_name(batch: Batch) -> str:
     return f"batch-{batch.pk}.bin"
 
 
-class SealedWriter:
-    """Writes pii.encrypt_bytes' layout as a stream to ``path`` (via a temporary name, made final by ``close``)."""
-
-    def __init__(self, path: Path):
-        ring = pii.keyring()
-        kid = ring.current_id.encode("ascii")
-        nonce = os.urandom(_NONCE_BYTES)
-        self.path, self.temp = path, path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        self.encryptor = Cipher(algorithms.SM4(ring.keys[ring.current_id]), modes.GCM(nonce)).encryptor()
-        self.encryptor.authenticate_additional_data(FILE_PURPOSE.encode("utf-8"))
-        descriptor = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self.file = os.fdopen(descriptor, "wb", buffering=1 << 20)
-        self.file.write(bytes([_SEAL_VERSION, len(kid)]) + kid + nonce)
-
-    def write(self, data: bytes) -> None:
-        self.file.write(self.encryptor.update(data))
-
-    def close(self) -> None:
-        self.file.write(self.encryptor.finalize() + self.encryptor.tag)
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.temp, self.path)
-
-    def abort(self) -> None:
-        self.file.close()
-        self.temp.unlink(missing_ok=True)
-
-
 def _check_name(name: str) -> Path:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError("bad stored file name")
@@ -329,7 +266,7 @@ def batch_generate(*, job, progress) -> dict:
     path = _root() / stored_name(batch)
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):
         leftover.unlink(missing_ok=True)  # what a killed run was writing: this run owns the job and starts over
-    sink = SealedWriter(path)
+    sink = pii.SealedWriter(path, purpose=FILE_PURPOSE)
     try:
         written = write_bank_file(batch, sink, progress=lambda done: progress(done, batch.payment_count))
     except BaseException:

@@ -211,3 +211,18 @@ def test_a_fixed_configuration_works_again_after_a_bad_one(settings):
     settings.PII_ENCRYPTION_KEYS = f"k1:{OLD_KEY}"
     blob = pii.encrypt(ID_NUMBER, purpose=ID_PURPOSE)
     assert pii.decrypt(blob, purpose=ID_PURPOSE) == ID_NUMBER
+
+
+def test_bulk_decrypter_and_sealed_stream_round_trip(tmp_path):
+    blobs = [pii.encrypt(f"62170000{i:011d}", purpose="account") for i in range(3)]
+    open_one = pii.decrypter(purpose="account")
+    assert [open_one(blob) for blob in blobs] == [f"62170000{i:011d}" for i in range(3)]
+    with pytest.raises(pii.PiiDecryptError):
+        pii.decrypter(purpose="id_number")(blobs[0])  # bound to its column, as decrypt is
+
+    sealed = pii.SealedWriter(tmp_path / "f.bin", purpose="batch_file")
+    sealed.write(b"H|1\r\n")
+    sealed.write(b"T|1\r\n")
+    sealed.close()
+    assert pii.decrypt_bytes((tmp_path / "f.bin").read_bytes(), purpose="batch_file") == b"H|1\r\nT|1\r\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # the temporary name is gone

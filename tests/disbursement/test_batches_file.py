@@ -105,7 +105,7 @@ def test_a_run_killed_midway_and_taken_again_writes_the_same_file_once(released,
 
     monkeypatch.setattr(bankfile, "CHUNK", 10)
     monkeypatch.setattr(bankfile, "detail_line", crash_after_half)
-    monkeypatch.setattr(bankfile.SealedWriter, "abort", lambda self: self.file.close())  # a kill cleans nothing
+    monkeypatch.setattr(pii.SealedWriter, "abort", lambda self: self.file.close())  # a kill cleans nothing
     with pytest.raises(_Killed):
         job_run(job_id=batch.job_id)
     batch.refresh_from_db()

@@ -5,6 +5,7 @@ import hashlib
 import io
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from audit.enums import AuditAction
@@ -13,7 +14,7 @@ from banks.demo import seed_banks
 from banks.models import Bank
 from disbursement import bankfile
 from disbursement.batches import payout_release
-from disbursement.enums import BatchStatus
+from disbursement.enums import BatchStatus, PaymentStatus
 from disbursement.models import Batch, Payment, payment_ref
 from jobs.enums import JobStatus
 from jobs.models import Job
@@ -191,3 +192,32 @@ def test_an_altered_account_fails_the_job_and_writes_nothing(released):
     batch.refresh_from_db()
     assert batch.generated_at is None and batch.stored_file == ""
     assert list(bankfile._root().iterdir()) == []
+
+
+def test_the_database_refuses_to_change_a_generated_batch_or_its_payments(released):
+    """Once the file exists, the batch's file columns and what its payments say are final — in the database itself
+    (pgtrigger on PostgreSQL, triggers from migration 0007 on SQLite), whatever code tries; status still moves."""
+    from django.db import DatabaseError, transaction
+
+    batch = released(6)
+    job_run(job_id=batch.job_id)
+    batch.refresh_from_db()
+    assert batch.file_sha256
+    payment = Payment.objects.filter(batch=batch).order_by("row").first()
+    for attempt in (
+        lambda: Batch.objects.filter(pk=batch.pk).update(total_fen=F("total_fen") + 1),
+        lambda: Batch.objects.filter(pk=batch.pk).update(file_sha256="0" * 64),
+        lambda: Batch.objects.filter(pk=batch.pk).delete(),
+        lambda: Payment.objects.filter(pk=payment.pk).update(amount=F("amount") + 1),
+        lambda: Payment.objects.filter(pk=payment.pk).update(batch=None),
+        lambda: Payment.objects.filter(pk=payment.pk).delete(),
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic():
+            attempt()
+    stored = Batch.objects.get(pk=batch.pk)
+    assert (stored.total_fen, stored.file_sha256) == (batch.total_fen, batch.file_sha256)
+    assert Payment.objects.get(pk=payment.pk).amount == payment.amount
+    # What is not about the file still changes: the bank acknowledges, the payment is paid.
+    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.ACKNOWLEDGED)
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PAID)
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ACKNOWLEDGED

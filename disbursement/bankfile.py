@@ -144,7 +144,7 @@ def _payment_rows(batch: Batch) -> Iterator[list[tuple]]:
     rows = (
         Payment.objects.filter(batch_id=batch.pk)
         .order_by("row", "pk")
-        .values_list("row", "account_cipher", account_name, "amount")
+        .values_list("row", "account_cipher", account_name, "amount", "attempt")
         .iterator(chunk_size=CHUNK)
     )
     chunk: list[tuple] = []
@@ -198,10 +198,10 @@ def write_bank_file(batch: Batch, sink, *, progress: Callable[[int], None] | Non
             accounts = decrypter.result(job)
             lines, refs = [], []
             total = 0
-            for (row, _cipher, holder, amount), account in zip(chunk, accounts, strict=True):
+            for (row, _cipher, holder, amount, attempt), account in zip(chunk, accounts, strict=True):
                 fen = int(amount * 100)
                 total += fen
-                ref = payment_ref(code, row)
+                ref = payment_ref(code, row, attempt)
                 refs.append(ref)
                 lines.append(detail_line(ref, account, holder, fen, summary))
             emit(encode_lines(lines, refs), detail=True)

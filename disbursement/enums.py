@@ -20,9 +20,24 @@ class PaymentStatus(models.TextChoices):
     SENT = "sent", _("已发送银行")
     PAID = "paid", _("发放成功")
     FAILED = "failed", _("发放失败")
+    RETURNED = "returned", _("已退回")
     REISSUED = "reissued", _("已补发")
     STOPPED = "stopped", _("已停发")
     CANCELLED = "cancelled", _("已取消")
+
+
+class BankResult(models.TextChoices):
+    """What a bank last said about a payment (回盘). It moves once: '' → paid | failed, and paid → returned."""
+
+    NONE = "", _("未回盘")
+    PAID = "paid", _("成功")
+    FAILED = "failed", _("失败")
+    RETURNED = "returned", _("退回")
+
+
+class CorrectionKind(models.TextChoices):
+    CORRECT = "correct", _("更正后补发")
+    STOP = "stop", _("停发")
 
 
 class ReviewActionKind(models.TextChoices):

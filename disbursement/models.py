@@ -8,7 +8,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from disbursement.enums import REVIEW_ROLES, BatchStatus, PaymentStatus, PayoutStatus, ReviewActionKind
+from disbursement.enums import (
+    REVIEW_ROLES,
+    BankResult,
+    BatchStatus,
+    CorrectionKind,
+    PaymentStatus,
+    PayoutStatus,
+    ReviewActionKind,
+)
 from org.scoping import ScopedQuerySet
 
 PERIOD_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
@@ -19,12 +27,21 @@ MONEY_COMMITTED = [
     PaymentStatus.SENT,
     PaymentStatus.PAID,
     PaymentStatus.FAILED,
+    PaymentStatus.RETURNED,
 ]
+# A bank result moves once: nothing → paid | failed, and paid → returned (退回). Anything else is refused, here and
+# by a database trigger.
+RESULT_MOVES_SQL = (
+    "OLD.result IS DISTINCT FROM NEW.result AND NOT ((OLD.result = '' AND NEW.result IN ('paid', 'failed'))"
+    " OR (OLD.result = 'paid' AND NEW.result = 'returned'))"
+)
 
 
-def payment_ref(payout_code: str, row: int) -> str:
-    """The reference a payment goes by outside the platform (reports, bank files): payout code and roster row."""
-    return f"{payout_code}-{row:06d}"
+def payment_ref(payout_code: str, row: int, attempt: int = 1) -> str:
+    """The reference a payment goes by outside the platform (reports, bank files, results): payout code and roster
+    row, and for a reissue (补发) its attempt: ``MZ-04-2026-11-000002``, ``MZ-04-2026-11-000002-R2``."""
+    ref = f"{payout_code}-{row:06d}"
+    return ref if attempt == 1 else f"{ref}-R{attempt}"
 
 
 class Payout(models.Model):
@@ -100,7 +117,7 @@ class Payment(models.Model):
     """
 
     # Every index costs a million inserts per large roster: the foreign keys below whose look-ups are already
-    # served by a composite index (payout → payment_once_per_payout, policy → the policy/period index) or that
+    # served by a composite index (payout → payment_once_per_attempt, policy → the policy/period index) or that
     # are never searched by (roster) carry no index of their own.
     payout = models.ForeignKey(
         Payout, verbose_name=_("发放项目"), on_delete=models.PROTECT, related_name="payments", db_index=False
@@ -140,6 +157,25 @@ class Payment(models.Model):
     )
     # 1 for the first payment of a person in a payout; a reissue (补发) after a failure is a new payment, +1.
     attempt = models.PositiveSmallIntegerField(_("发放次数"), default=1, db_default=1)
+    # A reissue is the child of the failed payment it replaces; one child at most (never two copies in flight).
+    reissue_of = models.OneToOneField(
+        "self",
+        verbose_name=_("原发放明细"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reissue",
+    )
+    # The bank's answer (回盘): what it said, why it failed, its own transaction id and when the money arrived.
+    result = models.CharField(
+        _("银行回盘"), max_length=8, choices=BankResult.choices, default=BankResult.NONE, db_default="", blank=True
+    )
+    result_code = models.CharField(_("失败原因代码"), max_length=32, default="", db_default="", blank=True)
+    result_reason = models.CharField(_("失败原因说明"), max_length=200, default="", db_default="", blank=True)
+    bank_txn_id = models.CharField(_("银行流水号"), max_length=64, default="", db_default="", blank=True)
+    paid_at = models.DateTimeField(_("到账时间"), null=True, blank=True)
+    result_at = models.DateTimeField(_("回盘时间"), null=True, blank=True)
+    returned_at = models.DateTimeField(_("退回时间"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
     scope_department_field = "payout__department"
@@ -150,7 +186,8 @@ class Payment(models.Model):
         verbose_name_plural = _("发放明细")
         ordering = ["payout", "row"]
         constraints = [
-            models.UniqueConstraint(fields=["payout", "recipient"], name="payment_once_per_payout"),
+            # One payment per person per payout and attempt: a reissue is attempt 2, 3 … of the same person.
+            models.UniqueConstraint(fields=["payout", "recipient", "attempt"], name="payment_once_per_attempt"),
             # No 重发: a person holds at most one payment that is on its way to money, or was paid, per policy
             # and period, across all payouts. Drafts are left out (a duplicate draft is a cross-check finding,
             # not an import failure), and so are cancelled, stopped and reissued ones (a reissue is a new payment).
@@ -161,6 +198,14 @@ class Payment(models.Model):
             ),
             models.CheckConstraint(name="payment_amount_positive", condition=Q(amount__gt=0)),
             models.CheckConstraint(name="payment_status_known", condition=Q(status__in=PaymentStatus.values)),
+            models.CheckConstraint(name="payment_result_known", condition=Q(result__in=BankResult.values)),
+            models.CheckConstraint(
+                name="payment_failure_has_reason", condition=~Q(result=BankResult.FAILED) | ~Q(result_code="")
+            ),
+            models.CheckConstraint(
+                name="payment_reissue_is_linked",
+                condition=Q(attempt=1, reissue_of__isnull=True) | Q(attempt__gt=1, reissue_of__isnull=False),
+            ),
         ]
         indexes = [
             models.Index(fields=["policy", "period", "recipient"]),
@@ -178,6 +223,11 @@ class Payment(models.Model):
                     " OR NEW.account_cipher <> OLD.account_cipher OR NEW.holder_name <> OLD.holder_name"
                     ' OR NEW."row" <> OLD."row" OR NEW.payout_id <> OLD.payout_id)'
                 ),
+            ),
+            pgtrigger.Protect(
+                name="payment_result_moves_once",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(RESULT_MOVES_SQL),
             ),
             pgtrigger.Protect(
                 name="payment_in_batch_kept",
@@ -292,6 +342,9 @@ class Batch(models.Model):
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     generated_at = models.DateTimeField(_("文件生成时间"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("银行确认接收时间"), null=True, blank=True)
+    first_result_at = models.DateTimeField(_("首次回盘时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("全部回盘时间"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
     scope_department_field = "payout__department"
@@ -332,3 +385,45 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return self.batch_no
+
+
+class Correction(models.Model):
+    """The department's answer to a failed (or returned) payment: the corrected account for a reissue (补发), or a
+    stop (停发) with its reason. The failed payment itself never changes; a reissue is a new payment, its child."""
+
+    payment = models.OneToOneField(
+        Payment, verbose_name=_("失败的发放明细"), on_delete=models.PROTECT, related_name="correction"
+    )
+    kind = models.CharField(_("处理方式"), max_length=8, choices=CorrectionKind.choices)
+    account_hash = models.CharField(max_length=64, blank=True)
+    account_cipher = models.BinaryField(null=True, blank=True)
+    account_masked = models.CharField(_("更正后银行账号"), max_length=12, blank=True)
+    bank_name = models.CharField(_("更正后开户银行"), max_length=64, blank=True)
+    holder_name = models.CharField(_("更正后户名"), max_length=64, blank=True)
+    reason = models.TextField(_("核实情况或停发理由"), blank=True)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("经办人"), on_delete=models.PROTECT, related_name="+"
+    )
+    corrected_at = models.DateTimeField(_("处理时间"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope_department_field = "payment__payout__department"
+    scope_region_field = "payment__payout__region__code"
+
+    class Meta:
+        verbose_name = _("失败更正")
+        verbose_name_plural = _("失败更正")
+        ordering = ["-corrected_at"]
+        constraints = [
+            models.CheckConstraint(name="correction_kind_known", condition=Q(kind__in=CorrectionKind.values)),
+            models.CheckConstraint(
+                name="correction_stop_has_reason", condition=~Q(kind=CorrectionKind.STOP) | ~Q(reason="")
+            ),
+            models.CheckConstraint(
+                name="correction_has_account",
+                condition=~Q(kind=CorrectionKind.CORRECT) | (~Q(account_hash="") & Q(account_cipher__isnull=False)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} {self.kind}"

@@ -62,7 +62,7 @@ def _service_unavailable_in_ci(request):
 @pytest.fixture(scope="session", autouse=True)
 def _flush_past_audit_protection():
     """Transactional tests end with a flush, which the append-only triggers refuse; lift them for it, and put
-    back the rows data migrations install (rules, reference sources)."""
+    back the rows data migrations install (rules, reference sources, failure reasons)."""
     from django.core.management.commands import flush
 
     from tests.db_helpers import audit_protection_lifted
@@ -70,6 +70,7 @@ def _flush_past_audit_protection():
     original = flush.Command.handle
 
     def handle(self, *args, **options):
+        from banks import defaults as banks_defaults
         from checks import defaults as checks_defaults
         from disbursement import defaults as disbursement_defaults
 
@@ -78,6 +79,7 @@ def _flush_past_audit_protection():
         # A flush also empties what data migrations installed; later tests expect it as a fresh database has it.
         checks_defaults.install()
         disbursement_defaults.install()
+        banks_defaults.install()
         return result
 
     flush.Command.handle = handle

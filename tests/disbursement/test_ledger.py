@@ -18,7 +18,6 @@ from banks.models import Bank
 from disbursement.enums import BatchStatus, PaymentStatus, PayoutStatus
 from disbursement.ledger import ledger, reconcile_ok, to_fen, yuan
 from disbursement.models import Batch, Payment, Payout
-from recipients.models import Recipient
 
 ROWS = 20
 
@@ -90,17 +89,13 @@ def released_payout(approved_payout, bank, finance_admin):
 
 
 def reissue(original: Payment) -> Payment:
-    """The new attempt of a failed payment, carrying its money on. Today one person holds one payment per payout
-    (payment_once_per_payout), so the new row stands on a copy of the person; the ledger only sees the status."""
-    person = Recipient.objects.get(pk=original.recipient_id)
-    person.pk = None
-    person.id_hash = "f" * 64
-    person.save()
+    """The new attempt of a failed payment, carrying its money on: the child of the original (attempt + 1, same
+    person), not yet in a batch; the ledger only sees the statuses."""
     new = Payment.objects.get(pk=original.pk)
     new.pk = None
-    new.recipient = person
     new.batch = None
     new.attempt = original.attempt + 1
+    new.reissue_of = original
     new.status = PaymentStatus.APPROVED
     new.save()
     return new

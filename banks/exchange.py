@@ -40,17 +40,6 @@ def bank_batch(bank: Bank, batch_no: str) -> Batch:
     return batch
 
 
-def batch_download_record(*, bank: Bank, batch: Batch) -> None:
-    """The bank fetched the file: who, which file (its SHA-256), when."""
-    audit_record(
-        acting_user=bank.user,
-        action=AuditAction.BATCH_DOWNLOAD,
-        obj=batch,
-        after={"bank": bank.code, "file_sha256": batch.file_sha256, "bytes": batch.file_size},
-        department_id=batch.payout.department_id,
-    )
-
-
 def mark_acknowledged(batch: Batch, *, now: dt.datetime) -> bool:
     """Record receipt once (batch → acknowledged, its payments batched → sent); False if it already was.
     Runs inside the caller's transaction, with the batch row locked."""

@@ -18,6 +18,7 @@ from checks.enums import RuleCode, RunStatus, Severity
 from checks.evidence import rule_label, rules_run_rows
 from checks.selectors import findings_summary, latest_run, submission_blockers
 from checks.services import checks_start
+from disbursement.admin_corrections import reissue_context
 from disbursement.enums import REVIEW_ROLES, PayoutStatus
 from disbursement.forms import PayoutCreateForm, RosterUploadForm
 from disbursement.models import Payment, Payout, ReviewStep
@@ -143,6 +144,7 @@ class PayoutAdmin(ScopedAdminMixin, admin.ModelAdmin):
             context["payment_count"] = obj.payments.count()
             context.update(checks_context(request.user, obj))
             context.update(review_context(request.user, obj))
+            context.update(reissue_context(request.user, obj))
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def upload_view(self, request, pk: int):
@@ -334,4 +336,4 @@ class PaymentAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     exclude = ("account_hash", "account_cipher")
 
 
-from disbursement import admin_batches  # noqa: E402, F401
+from disbursement import admin_batches, admin_corrections  # noqa: E402, F401

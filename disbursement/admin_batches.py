@@ -7,15 +7,17 @@ from decimal import Decimal
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
-from disbursement.bankfile import batch_file_bytes
+from disbursement.bankfile import batch_download_record, batch_file_bytes
 from disbursement.batches import batches_visible_to, can_download_file
-from disbursement.models import Batch
+from disbursement.enums import PaymentStatus
+from disbursement.models import Batch, Payment
 from org.admin_mixins import ReadOnlyAdminMixin
 
 
@@ -44,6 +46,7 @@ class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = (
         "batch_no", "payout", "bank", "attempt", "status", "payment_count", "total_yuan", "encoding",
         "file_sha256", "detail_sha256", "file_size", "generated_at", "job", "created_by", "created_at", "file_link",
+        "acknowledged_at", "first_result_at", "closed_at", "results_summary",
     )  # fmt: skip
     readonly_fields = (*fields, "file_note")
 
@@ -53,6 +56,16 @@ class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("金额（元）"), ordering="total_fen")
     def total_yuan(self, batch: Batch) -> str:
         return yuan(batch.total_fen)
+
+    @admin.display(description=_("回盘情况"))
+    def results_summary(self, batch: Batch) -> str:
+        counts = dict(
+            Payment.objects.filter(batch_id=batch.pk).order_by().values_list("status").annotate(n=Count("pk"))
+        )
+        if not counts:
+            return "—"
+        labels = dict(PaymentStatus.choices)
+        return "；".join(f"{labels.get(status, status)} {n} 笔" for status, n in sorted(counts.items()))
 
     @admin.display(description=_("文件SHA-256"))
     def sha256(self, batch: Batch) -> str:
@@ -87,4 +100,6 @@ class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         batch = batches_visible_to(request.user).filter(pk=pk, generated_at__isnull=False).first()
         if batch is None:
             raise Http404
-        return batch_file_response(batch)
+        response = batch_file_response(batch)
+        batch_download_record(acting_user=request.user, batch=batch)
+        return response

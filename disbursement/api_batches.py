@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from disbursement.admin_batches import batch_file_response, yuan
+from disbursement.bankfile import batch_download_record
 from disbursement.batches import batches_visible_to, can_download_file, payout_release
 from disbursement.models import Batch, Payout
 
@@ -106,4 +107,6 @@ class BatchViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied({"code": "permission_denied", "detail": "仅财政部门可下载代发文件。"})
         if batch.generated_at is None:
             raise NotFound({"code": "not_generated", "detail": "代发文件尚未生成。"})
-        return batch_file_response(batch)
+        response = batch_file_response(batch)
+        batch_download_record(acting_user=request.user, batch=batch)
+        return response

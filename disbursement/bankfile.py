@@ -252,6 +252,17 @@ def batch_file_bytes(batch: Batch) -> bytes:
     return pii.decrypt_bytes(_check_name(batch.stored_file).read_bytes(), purpose=FILE_PURPOSE)
 
 
+def batch_download_record(*, acting_user, batch: Batch) -> None:
+    """Someone took the file out (finance to send it, a bank over its API): who, which file, when."""
+    audit_record(
+        acting_user=acting_user,
+        action=AuditAction.BATCH_DOWNLOAD,
+        obj=batch,
+        after={"file_sha256": batch.file_sha256, "bytes": batch.file_size},
+        department_id=batch.payout.department_id,
+    )
+
+
 # --- The job -------------------------------------------------------------------------------------------------
 
 

@@ -130,7 +130,7 @@ def finance_dashboard(user, *, now: dt.datetime | None = None) -> dict:
         for name, fen in money.items()
     ]
     failed = sorted(
-        (entry for entry in ledgers if entry.counts.get(PaymentStatus.FAILED)),
+        (entry for entry in ledgers if _open_failures(entry)),
         key=lambda entry: (-entry.failed_open, entry.code),
     )
     largest_failed = failed[0].failed_open if failed else 0
@@ -139,7 +139,7 @@ def finance_dashboard(user, *, now: dt.datetime | None = None) -> dict:
             "payout_id": entry.payout_id,
             "code": entry.code,
             "title": entry.title,
-            "count": entry.counts[PaymentStatus.FAILED],
+            "count": _open_failures(entry),
             "fen": entry.failed_open,
             "yuan": _yuan(entry.failed_open),
             "pct": _share(entry.failed_open, largest_failed),
@@ -176,3 +176,8 @@ def finance_dashboard(user, *, now: dt.datetime | None = None) -> dict:
             "unbalanced_total": len(unbalanced),
         },
     }
+
+
+def _open_failures(entry) -> int:
+    """Failed or returned (退回) payments waiting for the department's correction or stop."""
+    return entry.counts.get(PaymentStatus.FAILED, 0) + entry.counts.get(PaymentStatus.RETURNED, 0)

@@ -19,13 +19,25 @@ from disbursement.models import Batch, Payment, Payout
 
 # Payments whose money is on its way to the bank; with paid, failed-open and stopped they make up what was approved.
 IN_FLIGHT = (PaymentStatus.APPROVED, PaymentStatus.BATCHED, PaymentStatus.SENT)
+# The bank answered and the money is not with the person: failed, or paid and then returned (退回). Both wait in the
+# department's correction queue for a corrected account (then a reissue) or a stop.
+FAILED_OPEN = (PaymentStatus.FAILED, PaymentStatus.RETURNED)
 # Before the last review step: counted and shown, outside the identity.
 PENDING = (PaymentStatus.DRAFT, PaymentStatus.CHECKED, PaymentStatus.SUBMITTED)
 # Money moves only once the payout is approved: a payout still in draft or review holds none of these.
-MOVED = (*IN_FLIGHT, PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.REISSUED, PaymentStatus.STOPPED)
-# What a payment inside a bank batch may be.
+MOVED = (*IN_FLIGHT, PaymentStatus.PAID, *FAILED_OPEN, PaymentStatus.REISSUED, PaymentStatus.STOPPED)
+# What a payment inside a bank batch may be: a payment never leaves the batch whose file carried it, whatever the
+# bank answered and whatever the department decided afterwards (stopped, or reissued in a later batch).
 IN_BATCH = frozenset(
-    {PaymentStatus.BATCHED, PaymentStatus.SENT, PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.REISSUED}
+    {
+        PaymentStatus.BATCHED,
+        PaymentStatus.SENT,
+        PaymentStatus.PAID,
+        PaymentStatus.FAILED,
+        PaymentStatus.RETURNED,
+        PaymentStatus.REISSUED,
+        PaymentStatus.STOPPED,
+    }
 )
 # The identity is checked for these payouts: their approved_total is the money that must be accounted for.
 CHECKED_PAYOUTS = frozenset({PayoutStatus.APPROVED, PayoutStatus.RELEASED})
@@ -54,7 +66,8 @@ class PayoutLedger:
 
     @property
     def accounted(self) -> int:
-        """What the approved money became: still on its way, paid, failed and not yet reissued, or stopped."""
+        """What the approved money became: still on its way, paid, failed or returned and not yet reissued, or
+        stopped. A reissued original is left out: its child (attempt + 1) carries the same money on."""
         return self.in_flight + self.paid + self.failed_open + self.stopped
 
     @property
@@ -126,7 +139,7 @@ def ledger(payout_codes: Iterable[str] | None = None, *, payouts: QuerySet | Non
             entry.in_flight += fen
         elif status == PaymentStatus.PAID:
             entry.paid += fen
-        elif status == PaymentStatus.FAILED:
+        elif status in FAILED_OPEN:
             entry.failed_open += fen
         elif status == PaymentStatus.REISSUED:
             entry.reissued += fen

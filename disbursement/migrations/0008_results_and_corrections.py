@@ -160,6 +160,17 @@ class Migration(migrations.Migration):
             model_name='correction',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'correct'), _negated=True), models.Q(models.Q(('account_hash', ''), _negated=True), ('account_cipher__isnull', False)), _connector='OR'), name='correction_has_account'),
         ),
+        # SQLite rebuilt the payment table above (new constraints), which dropped 0007's triggers: put them back.
+        protect_on_sqlite(
+            "payment_in_batch_is_final",
+            "disbursement_payment",
+            update_when=(
+                "OLD.batch_id IS NOT NULL AND (NEW.batch_id IS NOT OLD.batch_id OR NEW.amount <> OLD.amount"
+                " OR NEW.account_hash <> OLD.account_hash OR NEW.account_cipher <> OLD.account_cipher"
+                ' OR NEW.holder_name <> OLD.holder_name OR NEW."row" <> OLD."row" OR NEW.payout_id <> OLD.payout_id)'
+            ),
+            delete_when="OLD.batch_id IS NOT NULL",
+        ),
         protect_on_sqlite(
             "payment_result_moves_once",
             "disbursement_payment",

@@ -87,6 +87,8 @@ def test_finance_downloads_the_file_over_rest_with_its_hash(released, login, fin
     assert response["X-Content-SHA256"] == batch.file_sha256 == hashlib.sha256(response.content).hexdigest()
     assert "attachment" in response["Content-Disposition"]
     assert login(clerk_a).get(f"/api/v1/batches/{batch.batch_no}/file/").status_code == 403
+    (download,) = AuditEvent.objects.filter(action=AuditAction.BATCH_DOWNLOAD, object_id=str(batch.pk))
+    assert download.actor_id == finance_admin.pk and download.after["file_sha256"] == batch.file_sha256
 
 
 def test_batches_in_the_admin_and_the_download_for_finance(released, login, finance_admin, clerk_a, auditor):
@@ -100,6 +102,7 @@ def test_batches_in_the_admin_and_the_download_for_finance(released, login, fina
     assert response.status_code == 200 and response["X-Content-SHA256"] == batch.file_sha256
     assert hashlib.sha256(response.content).hexdigest() == batch.file_sha256
     assert response["Content-Disposition"].startswith("attachment")
+    assert AuditEvent.objects.filter(action=AuditAction.BATCH_DOWNLOAD, actor_id=finance_admin.pk).count() == 1
 
     for other in (clerk_a, auditor):
         page = login(other).get(f"/admin/disbursement/batch/{batch.pk}/change/").content.decode()
@@ -122,6 +125,9 @@ def test_finance_edits_a_bank_in_the_admin_and_the_change_is_audited(login, fina
         "aliases": '["建行", "建设银行二七支行"]',
         "file_encoding": "utf-8",
         "is_active": "on",
+        # The page's (read-only) agreements inline still posts its management form.
+        "agreements-TOTAL_FORMS": "0",
+        "agreements-INITIAL_FORMS": "0",
     }
     response = login(finance_admin).post(f"/admin/banks/bank/{bank.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -1,4 +1,4 @@
-"""Load the demo county (idempotent) and print one login per role."""
+"""Load the demo county (idempotent), print one login per role and how a bank integrator starts on the bank API."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from banks.demo import seed_banks
 from checks.demo import seed_reference_data
 from disbursement.demo import seed_payouts
+from disbursement.enums import BatchStatus
+from disbursement.models import Batch
 from org.demo import DEMO_PASSWORD, USERS, seed_organisation
 from policies.demo import seed_policy_lists
 
@@ -31,3 +33,13 @@ class Command(BaseCommand):
             user = users[username]
             scope = " / ".join(filter(None, [str(user.department or ""), user.region.name if user.region else ""]))
             self.stdout.write(f"  {username:<14} {user.get_role_display()}{('  [' + scope + ']') if scope else ''}")
+        self._bank_api_hint()
+
+    def _bank_api_hint(self) -> None:
+        waiting = Batch.objects.filter(status=BatchStatus.READY).order_by("batch_no").values_list("batch_no", flat=True)
+        self.stdout.write("Bank API (银行接口; docs/bank-api.md, browsable at /api/docs/):")
+        self.stdout.write("  a bank integrator gets a token with `python manage.py bank_token ccb-erqi` (shown once)")
+        self.stdout.write("  and sends it as 'Authorization: Bearer <token>' to /api/v1/bank/batches/.")
+        self.stdout.write("  A simulated bank does the whole exchange: python manage.py bank_simulator --help.")
+        if waiting:
+            self.stdout.write(f"  Batches waiting for their bank: {', '.join(waiting)}.")

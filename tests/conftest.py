@@ -61,11 +61,11 @@ def _service_unavailable_in_ci(request):
 
 @pytest.fixture(scope="session", autouse=True)
 def _flush_past_audit_protection():
-    """Transactional tests end with a flush, which the append-only triggers refuse; lift them for it, and put
+    """Transactional tests end with a flush, which the protecting triggers refuse; lift them all for it, and put
     back the rows data migrations install (rules, reference sources, failure reasons)."""
     from django.core.management.commands import flush
 
-    from tests.db_helpers import audit_protection_lifted
+    from tests.db_helpers import all_protection_lifted
 
     original = flush.Command.handle
 
@@ -74,7 +74,7 @@ def _flush_past_audit_protection():
         from checks import defaults as checks_defaults
         from disbursement import defaults as disbursement_defaults
 
-        with audit_protection_lifted():
+        with all_protection_lifted():
             result = original(self, *args, **options)
         # A flush also empties what data migrations installed; later tests expect it as a fresh database has it.
         checks_defaults.install()

@@ -30,6 +30,15 @@ def _triggers_lifted(sqlite_triggers):
                     cursor.execute(create)
 
 
+def all_protection_lifted():
+    """Every refusing trigger lifted (the trail's, frozen batches' and payments', published policies'): for flush."""
+    if connection.vendor == "postgresql":
+        return _triggers_lifted([])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL")
+        return _triggers_lifted(cursor.fetchall())
+
+
 def audit_protection_lifted():
     return _triggers_lifted(importlib.import_module("audit.migrations.0003_sqlite_append_only").SQLITE_TRIGGERS)
 

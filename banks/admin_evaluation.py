@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 
 from banks import evaluation as ev
-from banks.evaluation import BankEvaluation, bank_evaluation, complaints_connected, last_month
+from banks.evaluation import BankEvaluation, bank_evaluation, complaints_connected, default_period, last_month
 from banks.models import Bank, BankScore
 from banks.scoring import bank_score_save, can_score
 from disbursement.ledger import yuan
@@ -192,7 +192,7 @@ class BankScoreAdmin(admin.ModelAdmin):
         ]
 
     def _period(self, request) -> tuple[str, PeriodForm]:
-        default = last_month()
+        default = default_period()
         form = PeriodForm(request.GET if "period" in request.GET else {"period": default})
         return (form.cleaned_data["period"] if form.is_valid() else default), form
 

@@ -28,3 +28,22 @@ def seed_banks() -> None:
             Bank.objects.get_or_create(
                 code=code, defaults={"name": name, "aliases": aliases, "file_encoding": encoding, "is_active": True}
             )
+
+
+def seed_agreements() -> None:
+    """A 2026 代发协议 for each demo bank that has none (the evaluation measures batches against its time limits)."""
+    import datetime as dt
+
+    from banks.models import Agreement
+
+    with transaction.atomic():
+        for number, (code, *_rest) in enumerate(DEMO_BANKS, start=1):
+            bank = Bank.objects.get(code=code)
+            if bank.agreements.exists():
+                continue
+            Agreement.objects.create(
+                bank=bank, number=f"二七财代〔2026〕{number}号", signed_on=dt.date(2025, 12, 20),
+                valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2026, 12, 31),
+                ack_hours=24, result_hours=48 if code == "rcb-zz" else 72,
+                notes="免费开卡激活、到账短信通知、村（社区）便民取款点、数据加密传输与保密。",
+            )  # fmt: skip

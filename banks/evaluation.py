@@ -145,6 +145,18 @@ def last_month(today: dt.date | None = None) -> str:
     return f"{previous.year}-{previous.month:02d}"
 
 
+def default_period(today: dt.date | None = None) -> str:
+    """The period the page opens on: last month, or — while last month had no batch at all (a new platform, the
+    demo) — the current one."""
+    period = last_month(today)
+    start, end = period_range(period)
+    if Batch.objects.filter(generated_at__date__gte=start, generated_at__date__lte=end).exists():
+        return period
+    today = today or timezone.localdate(timezone=CHINA)
+    current = f"{today.year}-{today.month:02d}"
+    return current if Batch.objects.filter(generated_at__isnull=False).exists() else period
+
+
 class _Seconds(Func):
     """A duration as seconds. PostgreSQL: EXTRACT(EPOCH …) of the interval, exact numeric; SQLite: Django keeps a
     datetime difference there as integer microseconds. A duration limit is compared exactly on both."""

@@ -15,8 +15,8 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from audit.services import audit_record
 from banks.models import Bank
-from disbursement.enums import BatchStatus, PaymentStatus
-from disbursement.models import Batch, Payment
+from disbursement.enums import BatchStatus
+from disbursement.models import Batch
 
 
 class ChecksumMismatch(Exception):
@@ -41,14 +41,14 @@ def bank_batch(bank: Bank, batch_no: str) -> Batch:
 
 
 def mark_acknowledged(batch: Batch, *, now: dt.datetime) -> bool:
-    """Record receipt once (batch → acknowledged, its payments batched → sent); False if it already was.
-    Runs inside the caller's transaction, with the batch row locked."""
+    """Record receipt once (batch → acknowledged); False if it already was. Runs inside the caller's transaction,
+    with the batch row locked. Receipt is the batch's fact: its payments stay ``batched`` until their result —
+    rewriting a million payment rows to say what the batch row says would cost a minute and gain nothing."""
     moved = Batch.objects.filter(pk=batch.pk, acknowledged_at__isnull=True, generated_at__isnull=False).update(
         acknowledged_at=now, status=BatchStatus.ACKNOWLEDGED
     )
     if not moved:
         return False
-    Payment.objects.filter(batch_id=batch.pk, status=PaymentStatus.BATCHED).update(status=PaymentStatus.SENT)
     batch.acknowledged_at, batch.status = now, BatchStatus.ACKNOWLEDGED
     return True
 

@@ -429,7 +429,7 @@ class Simulator:
             # Acknowledged before (by an earlier run that stopped halfway): answer only what is still open.
             open_refs = {
                 p["payment_ref"]
-                for p in self.api.all_pages(_query(f"batches/{batch_no}/payments/", status="sent", limit=PAGE))
+                for p in self.api.all_pages(_query(f"batches/{batch_no}/payments/", status="batched", limit=PAGE))
             }
             lines = [line for line in lines if line.ref in open_refs]
         if not lines:

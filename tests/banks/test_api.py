@@ -87,7 +87,7 @@ def test_acknowledging_twice_changes_nothing_the_second_time(api, batch):
     assert (first.json()["already_acknowledged"], second.json()["already_acknowledged"]) == (False, True)
     assert first.json()["acknowledged_at"] == second.json()["acknowledged_at"]
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ACKNOWLEDGED
-    assert set(Payment.objects.filter(batch=batch).values_list("status", flat=True)) == {PaymentStatus.SENT}
+    assert set(Payment.objects.filter(batch=batch).values_list("status", flat=True)) == {PaymentStatus.BATCHED}
     assert AuditEvent.objects.filter(action=AuditAction.BATCH_ACK, object_id=str(batch.pk)).count() == 1
 
 

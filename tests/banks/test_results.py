@@ -71,7 +71,7 @@ def test_partial_results_leave_the_rest_open_and_acknowledge_the_batch(batch):
     batch.refresh_from_db()
     assert batch.status == BatchStatus.ACKNOWLEDGED and batch.closed_at is None
     assert Payment.objects.filter(batch=batch, status=PaymentStatus.PAID).count() == 1
-    assert Payment.objects.filter(batch=batch, status=PaymentStatus.SENT).count() == len(all_refs) - 1
+    assert Payment.objects.filter(batch=batch, status=PaymentStatus.BATCHED).count() == len(all_refs) - 1
     assert reconcile_ok(ledger([batch.payout.code]))
 
 
@@ -286,3 +286,27 @@ def test_a_result_file_sent_twice_with_one_key_is_applied_once(batch, django_cap
 
     assert second.pk == first.pk and snapshot(batch) == before
     assert ResultSubmission.objects.filter(batch=batch).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        (2, "done", "unknown_status"),
+        (3, "-1", "invalid_amount"),
+        (4, "moon_phase", "unknown_reason_code"),
+        (7, "20261131093000", "invalid_paid_at"),
+        (1, "MZ-99-2026-11-000001", "payment_not_in_batch"),
+    ],
+)
+def test_one_bad_line_in_a_result_file_is_named_with_its_line_and_code(
+    batch, field, value, code, django_capture_on_commit_callbacks
+):
+    lines = [list(line) for line in file_lines(batch)]
+    lines[2][field - 1] = value  # the fourth line of the file: header, then details
+    before = snapshot(batch)
+
+    submission = send_file(batch, result_file(batch, [tuple(x) for x in lines]), django_capture_on_commit_callbacks)
+
+    assert submission.status == SubmissionStatus.REJECTED
+    assert {"code": code, "line": 4} == {k: submission.errors[0][k] for k in ("code", "line")}, submission.errors
+    assert snapshot(batch) == before

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from banks.demo import seed_banks
+from banks.demo import seed_agreements, seed_banks
 from checks.demo import seed_reference_data
 from disbursement.demo import seed_payouts
 from disbursement.enums import BatchStatus
@@ -26,6 +26,7 @@ class Command(BaseCommand):
         users = {user.username: user for user in seed_organisation()}
         seed_policy_lists()
         seed_banks()
+        seed_agreements()
         seed_reference_data()  # before the roster: its import runs the checks against these lists
         seed_payouts()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))

@@ -14,7 +14,7 @@ DEPLOY_ENV := DJANGO_SECRET_KEY=deploy-check-0123456789-abcdefghijklmnopqrstuvwx
 	CELERY_BROKER_URL=redis://redis.invalid:6379/0 CACHE_URL=redis://redis.invalid:6379/1 \
 	DJANGO_ALLOWED_HOSTS=yikatong.example.gov.cn
 
-.PHONY: run test venv dev-venv lint migrations-check deploy-check pytest worker clean
+.PHONY: run test venv dev-venv lint migrations-check deploy-check browser pytest worker clean
 
 $(VENV)/.runtime: requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,7 +61,18 @@ migrations-check: dev-venv
 deploy-check: dev-venv
 	env $(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
-pytest: dev-venv
+# The browser tests (tests/browser/) drive Debian's Chromium through Playwright; a CJK font makes their screenshots
+# readable. Installed from Debian's packages when missing (as root, or with sudo); Playwright never downloads one.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) && fc-list :lang=zh 2>/dev/null | grep -q . || { \
+		echo "Installing Debian's chromium and fonts-noto-cjk for the browser tests"; \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get install -y -q chromium fonts-noto-cjk >/dev/null || \
+		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: the browser tests cannot run"; exit 1; }
+
+pytest: dev-venv browser
 	env $$($(PY) -m yikatong.services_probe) $(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint migrations-check deploy-check pytest

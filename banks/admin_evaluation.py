@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 
 from banks import evaluation as ev
-from banks.evaluation import BankEvaluation, bank_evaluation, complaints_connected, default_period, last_month
+from banks.evaluation import BankEvaluation, bank_evaluation, default_period, last_month
 from banks.models import Bank, BankScore
 from banks.scoring import bank_score_save, can_score
 from disbursement.ledger import yuan
@@ -226,7 +226,6 @@ class BankScoreAdmin(admin.ModelAdmin):
             "headers": headers,
             "table": table,
             "editable": editable,
-            "complaints_connected": complaints_connected(),
             "weights": {
                 "ack": ev.ACK_POINTS, "result": ev.RESULT_POINTS, "success": ev.SUCCESS_POINTS,
                 "complaint": ev.COMPLAINT_PENALTY, "computed": ev.COMPUTED_MAX, "manual": ev.MANUAL_MAX,

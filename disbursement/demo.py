@@ -54,6 +54,17 @@ CORRECTION_NOTES = {
 SYNTH_BANKS = {"rcb-erqi": "rcb-zz", "psbc-erqi": "psbc-erqi", "abc-erqi": "abc-erqi", "ccb-erqi": "ccb-erqi"}
 
 
+def demo_county() -> synth.County:
+    """二七区 with its real townships and villages (org/data/divisions-410103.csv): the rosters place people in
+    villages the platform knows, so the notices can be read per township and village."""
+    townships = []
+    for township in Region.objects.filter(level="township", code__startswith="410103").order_by("code"):
+        villages = tuple(synth.Village(v.code, v.name) for v in township.children.order_by("code"))
+        if villages:
+            townships.append(synth.Township(township.code, township.name, villages))
+    return synth.County("410103", "二七区", tuple(townships))
+
+
 def _payout_with_roster(clerk, period: str, month: str) -> tuple[Payout, Roster]:
     with transaction.atomic():
         payout = payout_create(
@@ -61,7 +72,7 @@ def _payout_with_roster(clerk, period: str, month: str) -> tuple[Payout, Roster]
             region=Region.objects.get(code="410103"), budget_document="二七财预〔2026〕88号",
             budget_amount=Decimal("200000.00"),
         )  # fmt: skip
-    rows = synth.iter_roster_rows(2026, synth.make_county(2026), DEMO_ROWS, amount="580.00", error_rate=0.03)
+    rows = synth.iter_roster_rows(2026, demo_county(), DEMO_ROWS, amount="580.00", error_rate=0.03)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "roster.xlsx"
         synth.write_roster_xlsx(
@@ -165,7 +176,7 @@ def _banks_answer(payout: Payout, *, failing: dict[int, str]) -> None:
 def _correct_and_reissue(payout: Payout, clerk) -> None:
     """The clerk corrects every failure but one with a new account (made by the roster synthesiser, at a demo
     bank) and stops that one (停发); finance reissues the corrected ones into new batches."""
-    county = synth.make_county(2026)
+    county = demo_county()
     failed = Payment.objects.filter(payout=payout, status=PaymentStatus.FAILED).order_by("row")
     for payment in failed:
         if payment.result_code == SEPTEMBER_STOPPED:

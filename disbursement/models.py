@@ -217,6 +217,8 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["policy", "period", "recipient"]),
             models.Index(fields=["account_hash"]),
+            # 个人补贴查询: every payment of one person (disclosure.lookup).
+            models.Index(fields=["recipient"], name="payment_recipient"),
             models.Index(fields=["batch", "row"], name="payment_batch_row", condition=Q(batch__isnull=False)),
         ]
         triggers = [

@@ -48,6 +48,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "checks.change_finding",
         "checks.add_referenceload",
         "disclosure.view_*",
+        # Publishes its payouts' notices and its own documents; answers the complaints it is given.
+        "disclosure.add_notice",
+        "disclosure.change_notice",
+        "disclosure.add_publisheddocument",
+        "disclosure.change_publisheddocument",
         "disclosure.change_complaint",
         "audit.view_auditevent",
         "jobs.view_job",

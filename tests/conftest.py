@@ -95,6 +95,10 @@ def _test_settings(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.SECURE_SSL_REDIRECT = False
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        # Parallel workers share one Redis database: each keeps its own keys (rate-limit counters above all).
+        settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": worker}}
 
 
 @pytest.fixture(autouse=True)
@@ -109,10 +113,17 @@ def _eager_tasks():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
+def _fresh_cache(_test_settings):
     from django.core.cache import cache
 
-    cache.clear()
+    prefix = cache.key_prefix
+    if prefix and hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):
+        # Only this worker's keys: FLUSHDB would empty the other workers' counters in the middle of their tests.
+        client = cache._cache.get_client(write=True)
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+    else:
+        cache.clear()
     yield
 
 

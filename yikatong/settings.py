@@ -6,6 +6,7 @@ DEBUG off. DATABASE_URL and CELERY_BROKER_URL switch on PostgreSQL and Redis. Se
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -178,6 +179,32 @@ AXES_VERBOSE = False
 # Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries we trust (0 = none).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 AXES_CLIENT_IP_CALLABLE = "yikatong.net.client_ip"
+
+# --- Public pages: rate limits and time limits (docs/disclosure.md) ----------------------------------
+_RATE = re.compile(r"^[1-9][0-9]*/[1-9]?[0-9]*[smhd]$")
+
+
+def _env_rate(name: str, default: str) -> str:
+    value = env_str(name, default)
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name} must look like 20/h or 3/10m, not {value!r}.")
+    return value
+
+
+# Counted on the shared cache by django-ratelimit, keyed by the true client address (see TRUSTED_PROXY_COUNT).
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "yikatong.net.client_ip"
+PUBLIC_RATES = {
+    # 个人补贴查询: per client address, a hard limit; past the softer one each lookup needs a solved challenge.
+    "lookup_ip": _env_rate("LOOKUP_RATE_PER_IP", "30/h"),
+    "lookup_challenge": _env_rate("LOOKUP_CHALLENGE_AFTER", "3/10m"),
+    # Per ID number (its keyed hash), whoever asks: guessing names for one ID stops here.
+    "lookup_id": _env_rate("LOOKUP_RATE_PER_ID", "10/d"),
+    "complaint_ip": _env_rate("COMPLAINT_RATE_PER_IP", "5/h"),
+    "complaint_status_ip": _env_rate("COMPLAINT_STATUS_RATE_PER_IP", "60/h"),
+}
+# Days a department has to answer a complaint or question from the public (受理后答复时限).
+COMPLAINT_ANSWER_DAYS = env_int("COMPLAINT_ANSWER_DAYS", 15, minimum=1, maximum=90)
 
 SESSION_COOKIE_AGE = env_int("SESSION_TIMEOUT_MINUTES", 30, minimum=5) * 60
 SESSION_SAVE_EVERY_REQUEST = True  # idle timeout: every request extends the session

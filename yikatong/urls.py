@@ -43,6 +43,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/me/", MeView.as_view(), name="api-me"),
     path("api/v1/public/", include("policies.urls")),
+    path("api/v1/public/", include("disclosure.api_urls")),
     path("api/v1/bank/", include(bank_router.urls)),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

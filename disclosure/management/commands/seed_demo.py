@@ -8,6 +8,7 @@ from checks.demo import seed_reference_data
 from disbursement.demo import seed_payouts
 from disbursement.enums import BatchStatus
 from disbursement.models import Batch
+from disclosure.demo import demo_person, seed_disclosure
 from org.demo import DEMO_PASSWORD, USERS, seed_organisation
 from policies.demo import seed_policy_lists
 
@@ -29,12 +30,19 @@ class Command(BaseCommand):
         seed_agreements()
         seed_reference_data()  # before the roster: its import runs the checks against these lists
         seed_payouts()
+        seed_disclosure()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for username, *_rest in USERS:
             user = users[username]
             scope = " / ".join(filter(None, [str(user.department or ""), user.region.name if user.region else ""]))
             self.stdout.write(f"  {username:<14} {user.get_role_display()}{('  [' + scope + ']') if scope else ''}")
         self._bank_api_hint()
+        person = demo_person()
+        if person is not None:
+            # Synthetic (made by bench/synth.py): nobody real. Shown so that a newcomer can try 个人查询 at once.
+            self.stdout.write(
+                f"Personal lookup (个人查询, /lookup/): try the synthetic demo person {person[0]} {person[1]}."
+            )
 
     def _bank_api_hint(self) -> None:
         waiting = Batch.objects.filter(status=BatchStatus.READY).order_by("batch_no").values_list("batch_no", flat=True)

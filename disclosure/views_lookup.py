@@ -27,7 +27,10 @@ def lookup(request):
     elif outcome.kind == "challenge":
         context.update(
             challenge=outcome.challenge,
-            challenge_failed=bool(outcome.form.data.get("challenge_token")),
+            # Wrong only if something was answered: a blank answer is just a missing one.
+            challenge_failed=bool(
+                outcome.form.data.get("challenge_token") and outcome.form.data.get("challenge_answer")
+            ),
             typed_name=outcome.form.data.get("name", ""),
             typed_year=outcome.form.data.get("year", ""),
         )
@@ -35,7 +38,11 @@ def lookup(request):
         context["challenge"] = challenge_due(request)
     if outcome.kind == "answered":
         data = outcome.form.cleaned_data
-        context.update(who_name=mask_name(data["name"]), who_id=mask_id(data["id_number"]))
+        context.update(
+            who_name=mask_name(data["name"]),
+            who_id=mask_id(data["id_number"]),
+            typed_year=str(data["year"] or ""),
+        )
     response = render(request, TEMPLATE, context, status=429 if outcome.kind == "limited" else 200)
     if outcome.kind == "limited":
         response["Retry-After"] = str(outcome.retry_after)

@@ -231,6 +231,10 @@ def execute_run(run: CheckRun, progress=None) -> CheckRun:
             (count,) = cursor.fetchone()
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {rule_sql.SUBJECT}")
+                # Last month's payments turned from batched to paid since autovacuum last looked (bank results
+                # arrive in one UPDATE); planned on those stale statistics, account_changed took 155 s instead of
+                # 4 s over 50,000 people (docs/benchmarks.md, issue 8). ANALYZE samples: well under a second.
+                cursor.execute(f"ANALYZE {rule_sql.PAYMENT}")
         run.roster_id = roster.pk if roster else None
         run.status = RunStatus.RUNNING
         run.payments = count

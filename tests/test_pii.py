@@ -226,3 +226,21 @@ def test_bulk_decrypter_and_sealed_stream_round_trip(tmp_path):
     sealed.close()
     assert pii.decrypt_bytes((tmp_path / "f.bin").read_bytes(), purpose="batch_file") == b"H|1\r\nT|1\r\n"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # the temporary name is gone
+
+
+@pytest.mark.parametrize("blob", [b"", b"\x01", b"\x02\x04dev1" + b"\x00" * 40, b"\x01\x02k1" + b"\x00" * 10])
+def test_the_bulk_decrypter_refuses_garbage_as_decrypt_does(blob):
+    with pytest.raises(pii.PiiDecryptError):
+        pii.decrypter(purpose="account")(blob)
+
+
+def test_the_bulk_decrypter_refuses_a_flipped_bit_and_a_key_that_left_the_ring(settings):
+    settings.PII_ENCRYPTION_KEYS = f"old:{OLD_KEY}"
+    blob = pii.encrypt("6217000012345678901", purpose="account")
+    tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+    with pytest.raises(pii.PiiDecryptError, match="does not authenticate"):
+        pii.decrypter(purpose="account")(tampered)
+    assert pii.decrypter(purpose="account")(memoryview(blob)) == "6217000012345678901"  # as psycopg2 hands bytea
+    settings.PII_ENCRYPTION_KEYS = f"new:{NEW_KEY}"
+    with pytest.raises(pii.PiiDecryptError, match="no key 'old' in PII_ENCRYPTION_KEYS"):
+        pii.decrypter(purpose="account")(blob)

@@ -221,3 +221,39 @@ def test_the_database_refuses_to_change_a_generated_batch_or_its_payments(releas
     Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.ACKNOWLEDGED)
     Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PAID)
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ACKNOWLEDGED
+
+
+def test_odd_cents_are_written_exactly_in_fen(released):
+    """Amounts in fen come from the database: on SQLite, too, where 0.29 × 100 is 28.999… in floating point."""
+    amounts = ["0.29", "123.29", "0.01", "99999.99"]
+
+    def odd_amounts(payout):
+        for payment, amount in zip(Payment.objects.filter(payout=payout).order_by("row"), amounts, strict=False):
+            Payment.objects.filter(pk=payment.pk).update(amount=amount)
+
+    batch = released(4, before_release=odd_amounts)
+    job_run(job_id=batch.job_id)
+    batch.refresh_from_db()
+    _header, *details, trailer = _parse(bankfile.batch_file_bytes(batch), "gbk")
+    assert [line[4] for line in details] == ["29", "12329", "1", "9999999"]
+    assert trailer[2] == str(29 + 12329 + 1 + 9999999) == str(batch.total_fen)
+
+
+@pytest.mark.postgres
+def test_the_copy_path_and_the_plain_query_path_write_the_same_bytes(released, monkeypatch):
+    """PostgreSQL streams the payments with COPY and parses them in the workers; SQLite reads them as tuples. Both
+    must give the same file: here the COPY path, pooled and inline, against the tuple path forced on PostgreSQL."""
+
+    def odd_holder(payout):  # backslash, bar and tab: escapes COPY's text format writes and the parser undoes
+        Payment.objects.filter(payout=payout).update(holder_name="王\\小|二\t")
+
+    batch = released(25, before_release=odd_holder)
+    monkeypatch.setattr(bankfile, "COPY_BLOCK_ROWS", 7)
+    copied = _clean(batch)
+    monkeypatch.setattr(bankfile, "POOL_FROM", 1)
+    monkeypatch.setattr(bankfile, "POOL_SIZE", 2)
+    pooled = _clean(batch)
+    monkeypatch.setattr(bankfile.connection, "vendor", "sqlite")
+    tuples = _clean(batch)
+    assert copied == pooled == tuples
+    assert "王\\小｜二 |".encode("gbk") in copied

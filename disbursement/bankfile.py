@@ -23,6 +23,7 @@ from disbursement.enums import BatchStatus
 from disbursement.models import Batch, Payment, payment_ref
 from jobs.registry import JobError, job_handler
 from jobs.services import job_is_current
+from recipients.models import Recipient
 from yikatong import pii
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,10 @@ def _chunk_lines(open_one, rows: list[tuple], code: str, summary: str, encoding:
             raise _Undecryptable from None
         total += fen
         lines.append(detail_line(payment_ref(code, row, attempt), account, holder, fen, summary))
+    return _encode(lines, total, encoding)
+
+
+def _encode(lines: list[str], total: int, encoding: str) -> _Chunk:
     text = "".join(lines)
     try:
         return _Chunk(text.encode(encoding), len(lines), total, [])
@@ -101,18 +106,24 @@ def _copy_unescape(field: str) -> str:
     return "".join(out)
 
 
-def _parse_copy(block: bytes) -> list[tuple]:
-    """Lines of ``COPY (…) TO STDOUT`` text (``_payments_query``) as (row, ciphertext, holder, fen, attempt)."""
-    rows = []
+def _copy_lines(open_one, block: bytes, encoding: str) -> _Chunk:
+    """Detail lines from a block of ``_copy_sql`` text: each line's fixed parts come made, the account goes between."""
+    lines = []
+    total = 0
     for line in block.decode("utf-8").split("\n"):
         if not line:
             continue
-        row, cipher, holder, fen, attempt = line.split("\t")
-        if "\\" in holder:
-            holder = _copy_unescape(holder)
-        # bytea in text COPY: its hex form, the leading backslash escaped (\\x0a1b…).
-        rows.append((int(row), bytes.fromhex(cipher[3:]), holder, int(fen), int(attempt)))
-    return rows
+        head, cipher, tail, fen = line.split("\t")
+        if "\\" in head or "\\" in tail:  # a backslash in a name, escaped by COPY's text format
+            head, tail = _copy_unescape(head), _copy_unescape(tail)
+        try:
+            # bytea in text COPY: its hex form, the leading backslash escaped (\\x0a1b…).
+            account = open_one(bytes.fromhex(cipher[3:]))
+        except pii.PiiDecryptError:
+            raise _Undecryptable from None
+        total += int(fen)
+        lines.append(head + account + tail + EOL)  # CR LF added here: COPY would write it escaped
+    return _encode(lines, total, encoding)
 
 
 _worker_open: Callable[[bytes], str] | None = None
@@ -125,9 +136,9 @@ def _worker_init() -> None:
 
 def _worker_lines(rows: list[tuple] | bytes, code: str, summary: str, encoding: str) -> _Chunk | None:
     try:
-        return _chunk_lines(
-            _worker_open, _parse_copy(rows) if isinstance(rows, bytes) else rows, code, summary, encoding
-        )
+        if isinstance(rows, bytes):
+            return _copy_lines(_worker_open, rows, encoding)
+        return _chunk_lines(_worker_open, rows, code, summary, encoding)
     except _Undecryptable:
         return None
 
@@ -150,8 +161,11 @@ class _LineMaker:
     def submit(self, rows: list[tuple] | bytes):
         """``rows``: tuples, or a block of COPY text lines (parsed where the work is done)."""
         if self.pool is None:
+            code, summary, encoding = self.args
             try:
-                return _chunk_lines(self.open, _parse_copy(rows) if isinstance(rows, bytes) else rows, *self.args)
+                if isinstance(rows, bytes):
+                    return _copy_lines(self.open, rows, encoding)
+                return _chunk_lines(self.open, rows, code, summary, encoding)
             except _Undecryptable:
                 return None
         return self.pool.apply_async(_worker_lines, (rows, *self.args))
@@ -227,6 +241,24 @@ def _payments_query(batch: Batch):
     )
 
 
+def _copy_sql(batch: Batch, *, code: str, summary: str) -> tuple[str, list]:
+    """``_payments_query`` for COPY, each detail line's fixed parts made by PostgreSQL: ``D|ref|`` before the account,
+    ``|holder|fen|summary`` after it (the line end is added in Python), and the fen again for the trailer's total.
+    ``detail_line`` and ``payment_ref`` in SQL: a test holds the two paths to the same bytes."""
+    fen = "(round(p.amount * 100))::bigint"
+    return (
+        f"SELECT 'D|' || %s || '-' || lpad(p.row::text, greatest(6, length(p.row::text)), '0')"
+        f" || CASE WHEN p.attempt = 1 THEN '' ELSE '-R' || p.attempt::text END || '|',"
+        f" p.account_cipher,"
+        f" '|' || translate(COALESCE(NULLIF(p.holder_name, ''), r.name), E'|\\r\\n\\t', '｜   ')"
+        f" || '|' || {fen}::text || '|' || %s,"
+        f" {fen}"
+        f" FROM {Payment._meta.db_table} p JOIN {Recipient._meta.db_table} r ON r.id = p.recipient_id"
+        f" WHERE p.batch_id = %s ORDER BY p.row, p.id",
+        [code, summary, batch.pk],
+    )
+
+
 class _BlockCutter:
     """A file for psycopg2's ``copy_expert``: cuts the COPY stream into blocks of whole lines for ``send``."""
 
@@ -254,12 +286,11 @@ def _each_block(batch: Batch, send: Callable[[list[tuple] | bytes], None]) -> No
     out of the database (a server-side cursor turning 10^6 rows into Python tuples here cost 3.7–4.7 s of this
     process, COPY 1.8 s, docs/benchmarks.md). Elsewhere (SQLite) as tuples from a plain iterator.
     """
-    query = _payments_query(batch)
     if connection.vendor != "postgresql":
-        for rows in _payment_rows(query):
+        for rows in _payment_rows(_payments_query(batch)):
             send(rows)
         return
-    sql, params = query.query.sql_with_params()
+    sql, params = _copy_sql(batch, code=batch.payout.code, summary=batch_summary(batch))
     cutter = _BlockCutter(send)
     with transaction.atomic(), connection.cursor() as cursor:
         if batch.payment_count >= POOL_FROM:

@@ -96,16 +96,21 @@ class _Killed(BaseException):
 def test_a_run_killed_midway_and_taken_again_writes_the_same_file_once(released, monkeypatch):
     batch = released(40)
     clean = _clean(batch)
-    real_line, written = bankfile.detail_line, []
+    real_copy, real_tuples, blocks = bankfile._copy_lines, bankfile._chunk_lines, []
 
-    def crash_after_half(*args):
-        if len(written) == 20:
-            raise _Killed
-        written.append(1)
-        return real_line(*args)
+    def crash_after_half(real):
+        def lines(*args):
+            if len(blocks) == 2:  # two blocks of 10 written, then the worker dies
+                raise _Killed
+            blocks.append(1)
+            return real(*args)
+
+        return lines
 
     monkeypatch.setattr(bankfile, "CHUNK", 10)
-    monkeypatch.setattr(bankfile, "detail_line", crash_after_half)
+    monkeypatch.setattr(bankfile, "COPY_BLOCK_ROWS", 10)
+    monkeypatch.setattr(bankfile, "_copy_lines", crash_after_half(real_copy))
+    monkeypatch.setattr(bankfile, "_chunk_lines", crash_after_half(real_tuples))
     monkeypatch.setattr(pii.SealedWriter, "abort", lambda self: self.file.close())  # a kill cleans nothing
     with pytest.raises(_Killed):
         job_run(job_id=batch.job_id)
@@ -114,7 +119,8 @@ def test_a_run_killed_midway_and_taken_again_writes_the_same_file_once(released,
     folder = bankfile._root()
     assert list(folder.glob(f".batch-{batch.pk}.bin.*.tmp"))  # the half-written file the killed run left
 
-    monkeypatch.setattr(bankfile, "detail_line", real_line)
+    monkeypatch.setattr(bankfile, "_copy_lines", real_copy)
+    monkeypatch.setattr(bankfile, "_chunk_lines", real_tuples)
     # The worker is gone: its heartbeat goes stale, and the job is taken again.
     Job.objects.filter(pk=batch.job_id).update(heartbeat_at=timezone.now() - dt.timedelta(hours=1))
     job = job_run(job_id=batch.job_id)

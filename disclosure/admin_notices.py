@@ -152,7 +152,7 @@ class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
                     notice=obj, reason=form.cleaned_data.get("withdrawn_reason") or "", acting_user=request.user
                 )
         except (ValidationError, PermissionDenied) as exc:
-            self._refused = _messages(exc)
+            request._notice_refused = _messages(exc)  # per request: the ModelAdmin is shared by all of them
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._answer(request, obj) or super().response_add(request, obj, post_url_continue)
@@ -161,10 +161,9 @@ class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return self._answer(request, obj) or super().response_change(request, obj)
 
     def _answer(self, request, obj):
-        refused = getattr(self, "_refused", None)
+        refused = getattr(request, "_notice_refused", None)
         if refused is None:
             return None
-        self._refused = None
         messages.error(request, refused)
         target = reverse("admin:disclosure_notice_change", args=[obj.pk]) if obj.pk else request.path
         return HttpResponseRedirect(target)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from banks.models import FailureReason
 from disbursement.enums import PaymentStatus
+from disbursement.ledger import MOVED
 from disbursement.models import Payment, Payout
 from disclosure import throttle
 from disclosure.challenge import Challenge, challenge_new, challenge_passed
@@ -31,18 +32,9 @@ from yikatong import pii
 from yikatong.domain.citizen_id import normalize_id, parse_citizen_id
 from yikatong.domain.errors import DomainError
 
-# What the public sees of a payment: from approval on. Drafts and rosters under review are not yet anyone's money;
-# a cancelled row never was.
-PUBLIC_STATUSES = (
-    PaymentStatus.APPROVED,
-    PaymentStatus.BATCHED,
-    PaymentStatus.SENT,
-    PaymentStatus.PAID,
-    PaymentStatus.FAILED,
-    PaymentStatus.RETURNED,
-    PaymentStatus.REISSUED,
-    PaymentStatus.STOPPED,
-)
+# What the public sees of a payment: what the ledger counts as money that moved, from approval on. Drafts and
+# rosters under review are not yet anyone's money; a cancelled row never was.
+PUBLIC_STATUSES = MOVED
 
 # Plain words for a citizen, and what to do next. {department} is the payout's department.
 STATUS_WORDS: dict[str, tuple[str, str]] = {

@@ -16,34 +16,26 @@ from django.utils.translation import gettext as _
 from audit.enums import AuditAction
 from audit.services import audit_record
 from disbursement.enums import PaymentStatus, PayoutStatus
+from disbursement.ledger import MOVED
 from disbursement.models import Payment, Payout
 from disclosure.enums import NoticeStatus
 from disclosure.models import Notice, PublishedDocument
 from org.enums import RegionLevel
 from org.models import Region
-from org.roles import role_allows
 from org.scoping import scope_of
 from yikatong.domain.masking import mask_name
 
 # A notice names the people of a payout once its roster is settled: approved, or released to the banks.
 NOTICE_PAYOUT_STATUSES = (PayoutStatus.APPROVED, PayoutStatus.RELEASED)
-# Who is on the notice: each person's first payment of the payout (a reissue is the same person and amount), from
-# approval on, unless it was stopped (停发: no longer to be paid) or cancelled.
-NOTICE_PAYMENT_STATUSES = (
-    PaymentStatus.APPROVED,
-    PaymentStatus.BATCHED,
-    PaymentStatus.SENT,
-    PaymentStatus.PAID,
-    PaymentStatus.FAILED,
-    PaymentStatus.RETURNED,
-    PaymentStatus.REISSUED,
-)
+# Who is on the notice: each person's first payment of the payout (a reissue is the same person and amount), once
+# money moves for it (approval on), unless it was stopped (停发: no longer to be paid). Cancelled rows never moved.
+NOTICE_PAYMENT_STATUSES = tuple(status for status in MOVED if status != PaymentStatus.STOPPED)
 DEFAULT_NOTICE_DAYS = 7  # 公示期: seven days is what both plans' practice uses
 ROWS_PER_PAGE = 50
 
 
 def _may(user, perm: str) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or role_allows(user.role, perm)))
+    return user is not None and user.has_perm(perm)  # the role table, through org.backends
 
 
 def default_objection_line(payout: Payout) -> str:

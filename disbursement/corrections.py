@@ -3,7 +3,7 @@ corrected account for a reissue (补发, disbursement/reissue.py) or a stop (停
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.expressions import OuterRef
@@ -20,7 +20,7 @@ from disbursement.models import Correction, Payment, Payout
 from org.enums import Role
 from yikatong import pii
 from yikatong.domain.bank_account import parse_bank_account
-from yikatong.domain.errors import DomainError
+from yikatong.domain.errors import DomainError, Refused
 from yikatong.domain.masking import mask_account, mask_name
 
 # The bank has answered and the money is not with the person: these wait for the department.
@@ -38,17 +38,8 @@ _HOLDER_MAX = Correction._meta.get_field("holder_name").max_length
 _BANK_MAX = Correction._meta.get_field("bank_name").max_length
 
 
-class CorrectionRefused(PermissionDenied):
+class CorrectionRefused(Refused):
     """A correction or stop this user may not make, with a machine-readable code (the API answers 403 with it)."""
-
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    @property
-    def messages(self) -> list[str]:
-        return [self.message]
 
 
 # --- Reading ---------------------------------------------------------------------------------------------------

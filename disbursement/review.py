@@ -19,6 +19,7 @@ from checks.selectors import submission_blockers
 from disbursement.enums import REVIEW_ROLES, PaymentStatus, PayoutStatus, ReviewActionKind
 from disbursement.models import Payment, Payout, ReviewAction, ReviewStep
 from org.enums import RegionLevel, Role
+from yikatong.domain.errors import Refused
 
 REVIEW_PERMISSION = "disbursement.review_payout"
 # Steps of these roles review only payouts of a township (or a village in it); a county payout skips them.
@@ -26,17 +27,8 @@ TOWNSHIP_STEP_ROLES = frozenset({Role.TOWNSHIP_REVIEWER})
 TOWNSHIP_LEVELS = frozenset({RegionLevel.TOWNSHIP, RegionLevel.VILLAGE})
 
 
-class ReviewRefused(PermissionDenied):
+class ReviewRefused(Refused):
     """A review act this user may not take, with a machine-readable code (the API answers 403 with it)."""
-
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    @property
-    def messages(self) -> list[str]:
-        return [self.message]
 
 
 # --- The chain ---------------------------------------------------------------------------------------------------

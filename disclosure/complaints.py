@@ -10,7 +10,7 @@ import secrets
 import unicodedata
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -25,7 +25,7 @@ from org.scoping import scope_of
 from policies.enums import ListStatus
 from policies.models import PolicyEntry
 from yikatong import pii
-from yikatong.domain.errors import DomainError
+from yikatong.domain.errors import DomainError, Refused
 from yikatong.domain.masking import mask_phone
 
 CHANGE_PERMISSION = "disclosure.change_complaint"
@@ -52,17 +52,8 @@ _LONG_NUMBER = re.compile(rf"{_DIGIT}(?:[ \-\u3000]?{_DIGIT}){{11,}}(?:[ \-\u300
 _KEEP_LAST = 4
 
 
-class ComplaintRefused(PermissionDenied):
+class ComplaintRefused(Refused):
     """An act on a complaint this user may not take, with a machine-readable code."""
-
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    @property
-    def messages(self) -> list[str]:
-        return [self.message]
 
 
 # --- Masking and tracking numbers -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import PermissionDenied
 from django.utils.functional import Promise
 
 # Messages are lazy so they render in the language of the request that shows them, not of import time.
@@ -34,3 +35,17 @@ class DomainWarning:
 
     def __str__(self) -> str:
         return str(self.message)
+
+
+class Refused(PermissionDenied):
+    """An act this user may not take, with a machine-readable ``code`` (the API answers 403 with it) and the Chinese
+    ``message`` the screens show. Each subject names its own subclass (ReviewRefused, CorrectionRefused, …)."""
+
+    def __init__(self, message: Message, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    @property
+    def messages(self) -> list[str]:
+        return [self.message]
